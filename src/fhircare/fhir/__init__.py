@@ -1,0 +1,1 @@
+"""Spec-level FHIR helpers with no I/O."""

@@ -1,0 +1,49 @@
+"""Settings from ``FHIRCARE_*`` environment variables; nothing happens at import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_STORE_PORT = 27217
+
+
+class Settings(BaseSettings):
+    """Every knob of the server, the CLI and the dev store, documented in the README."""
+
+    model_config = SettingsConfigDict(env_prefix="FHIRCARE_", extra="ignore")
+
+    mongodb_uri: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("FHIRCARE_MONGODB_URI", "MONGODB_URI"),
+        description="MongoDB to use; unset means the embedded FerretDB dev store.",
+    )
+    database: str = Field(default="fhircare", description="Database name.")
+    host: str = Field(default="127.0.0.1", description="Address the HTTP server binds.")
+    port: int = Field(
+        default=8080,
+        validation_alias=AliasChoices("FHIRCARE_PORT", "PORT"),
+        description="Port the HTTP server binds.",
+    )
+    base_path: str = Field(default="/fhir", description="Path of the FHIR base.")
+    public_base_url: str | None = Field(
+        default=None, description="Absolute FHIR base for links; default derives from the request."
+    )
+    var_dir: Path = Field(default=Path("var"), description="Generated data (dev store, bench).")
+    dev_store_port: int = Field(default=DEV_STORE_PORT, description="Port of the dev FerretDB.")
+    workers: int = Field(default=1, description="uvicorn worker processes.")
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, description="Largest request body.")
+    default_count: int = Field(default=20, description="Page size when _count is absent.")
+    max_count: int = Field(default=1000, description="Largest _count honoured.")
+    load_examples: bool = Field(default=True, description="Load examples/ on first serve.")
+    log_level: str = Field(default="info", description="Log level.")
+
+    def effective_mongodb_uri(self) -> str:
+        """The configured MongoDB, or the dev store that ``fhircare serve`` starts."""
+        return self.mongodb_uri or f"mongodb://127.0.0.1:{self.dev_store_port}/"
+
+    @property
+    def uses_dev_store(self) -> bool:
+        return self.mongodb_uri is None

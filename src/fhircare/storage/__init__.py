@@ -1,0 +1,1 @@
+"""Resource storage behind one protocol: MongoDB and an in-memory reference implementation."""

@@ -1,0 +1,1 @@
+"""The MongoDB store (pymongo's native async API); the only pymongo importer."""
