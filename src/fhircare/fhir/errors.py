@@ -6,10 +6,10 @@ https://hl7.org/fhir/R4/operationoutcome.html
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class Category(str, Enum):
+class Category(StrEnum):
     """What went wrong, independent of transport; each maps to one HTTP status."""
 
     INVALID = "invalid"  # 400: unparseable or structurally invalid

@@ -63,7 +63,9 @@ def parse_instant(value: str, parameter: str) -> datetime:
             text = text.replace(match.group("time"), match.group("time") + ":00", 1)
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise errors.invalid(f"{parameter}: '{value[:80]}' is not a valid instant", parameter) from None
+        raise errors.invalid(
+            f"{parameter}: '{value[:80]}' is not a valid instant", parameter
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 

@@ -58,7 +58,9 @@ def build(var_dir: Path) -> Path:
             path.chmod(path.stat().st_mode | 0o200)
         (src / "build" / "version" / "version.txt").write_text(FERRETDB_VERSION + "\n")
         built = Path(tmp) / "ferretdb"
-        subprocess.run([go, "build", "-o", str(built), "./cmd/ferretdb"], cwd=src, check=True, env=env)
+        subprocess.run(
+            [go, "build", "-o", str(built), "./cmd/ferretdb"], cwd=src, check=True, env=env
+        )
         built.replace(target)
     return target
 

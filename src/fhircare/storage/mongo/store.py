@@ -46,7 +46,9 @@ class MongoStore:
 
     async def open(self) -> None:
         await self._history.create_index([("seq", DESCENDING)], name="seq")
-        await self._history.create_index([("type", ASCENDING), ("seq", DESCENDING)], name="type_seq")
+        await self._history.create_index(
+            [("type", ASCENDING), ("seq", DESCENDING)], name="type_seq"
+        )
         await self._history.create_index(
             [("type", ASCENDING), ("rid", ASCENDING), ("seq", DESCENDING)], name="instance_seq"
         )
@@ -121,8 +123,12 @@ class MongoStore:
 
     async def _next_seq(self) -> int:
         counter = await self._counters.find_one_and_update(
-            {"_id": "seq"}, {"$inc": {"value": 1}}, upsert=True, return_document=ReturnDocument.AFTER
+            {"_id": "seq"},
+            {"$inc": {"value": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
         )
+        assert counter is not None  # upsert with ReturnDocument.AFTER always returns one
         return int(counter["value"])
 
     @staticmethod

@@ -1,0 +1,36 @@
+# fhircare developer commands. `make serve` and `make test` work on a fresh machine.
+VENV   := .venv
+BIN    := $(VENV)/bin
+PYTHON ?= python3
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: serve test lint bench db clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## FerretDB (built once into var/bin) + the server on 127.0.0.1:$${PORT:-8080}, examples loaded
+serve: $(STAMP)
+	$(BIN)/fhircare db build
+	exec $(BIN)/fhircare serve --examples
+
+## everything CI runs: format, lint, types, the whole test suite
+test: $(STAMP) lint
+	$(BIN)/fhircare db build
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy src
+
+## the performance table (also saved under bench/results/)
+bench: $(STAMP)
+	$(BIN)/fhircare db build
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var

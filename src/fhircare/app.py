@@ -1,0 +1,53 @@
+"""The composition root: ``create_app(settings)`` wires settings, store and routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from fhircare import __version__
+from fhircare.interactions.request import Context, Limits
+from fhircare.rest import errors
+from fhircare.rest.request_id import RequestIdMiddleware
+from fhircare.rest.routes import fhir_router
+from fhircare.settings import Settings
+from fhircare.storage.protocol import ResourceStore
+
+
+def open_store(settings: Settings) -> ResourceStore:
+    """The MongoDB store the settings name (the dev FerretDB without ``MONGODB_URI``)."""
+    from fhircare.storage.mongo.store import connect
+
+    return connect(settings.effective_mongodb_uri(), settings.database)
+
+
+def create_app(settings: Settings | None = None, store: ResourceStore | None = None) -> FastAPI:
+    """The ASGI app; the store is opened in the lifespan (or injected, for tests)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        active = store or open_store(settings)
+        await active.open()
+        limits = Limits(default_count=settings.default_count, max_count=settings.max_count)
+        app.state.context = Context(store=active, limits=limits)
+        try:
+            yield
+        finally:
+            if store is None:
+                await active.close()
+
+    app = FastAPI(
+        title="fhircare",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    errors.install(app)
+    app.include_router(fhir_router(settings), prefix=settings.base_path)
+    app.add_middleware(RequestIdMiddleware)
+    return app

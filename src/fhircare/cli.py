@@ -1,0 +1,132 @@
+"""The ``fhircare`` command: serve, load, and run the dev store."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from fhircare.interactions.request import Context, Limits
+from fhircare.settings import Settings
+
+if TYPE_CHECKING:
+    from fhircare.loader import LoadReport
+    from fhircare.storage.mongo.ferretdb import FerretDB
+
+app = typer.Typer(
+    help="fhircare: a FHIR R4 care-coordination server on MongoDB.", no_args_is_help=True
+)
+db_app = typer.Typer(help="The embedded FerretDB dev store.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+err = Console(stderr=True)
+EXAMPLES = Path("examples")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (FHIRCARE_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (FHIRCARE_PORT or PORT).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    examples: Annotated[
+        bool, typer.Option("--examples/--no-examples", help="Load examples/ before serving.")
+    ] = False,
+) -> None:
+    """Run the FHIR server; without MONGODB_URI it starts the FerretDB dev store too."""
+    import uvicorn
+
+    settings = Settings()
+    dev_store = _start_dev_store(settings) if settings.uses_dev_store else None
+    try:
+        if examples and EXAMPLES.is_dir():
+            _load(settings, [EXAMPLES])
+        where = f"{host or settings.host}:{port or settings.port}{settings.base_path}"
+        err.print(f"fhircare on http://{where}")
+        uvicorn.run(
+            "fhircare.app:create_app",
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=workers or settings.workers,
+            loop="uvloop",
+            http="httptools",
+            log_level=settings.log_level,
+        )
+    finally:
+        if dev_store is not None:
+            dev_store.stop()
+
+
+@app.command()
+def load(paths: Annotated[list[Path], typer.Argument(help="Bundle files or folders.")]) -> None:
+    """Load FHIR bundles (idempotently) into the configured store."""
+    report = _load(Settings(), paths)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@db_app.command("run")
+def db_run() -> None:
+    """Run the dev FerretDB in the foreground (what ``serve`` starts without MONGODB_URI)."""
+    from fhircare.storage.mongo.ferretdb import main
+
+    settings = Settings()
+    main(["run", "--var-dir", str(settings.var_dir), "--port", str(settings.dev_store_port)])
+
+
+@db_app.command("build")
+def db_build() -> None:
+    """Build the FerretDB binary into the var folder if it is missing."""
+    from fhircare.storage.mongo.ferretdb import build
+
+    print(build(Settings().var_dir))
+
+
+def _start_dev_store(settings: Settings) -> FerretDB | None:
+    from fhircare.storage.mongo.ferretdb import FerretDB, ping
+
+    uri = settings.effective_mongodb_uri()
+    if ping(uri, 0.5):
+        err.print(f"using the store already running at {uri}")
+        return None
+    store = FerretDB(settings.var_dir, settings.var_dir / "ferretdb", settings.dev_store_port)
+    store.start()
+    err.print(f"FerretDB dev store on {uri} (data in {settings.var_dir / 'ferretdb'})")
+    return store
+
+
+def _load(settings: Settings, paths: list[Path]) -> LoadReport:
+    from fhircare.app import open_store
+    from fhircare.loader import load as load_bundles
+
+    async def run() -> LoadReport:
+        store = open_store(settings)
+        await store.open()
+        context = Context(store, Limits(settings.default_count, settings.max_count))
+        with Progress(
+            TextColumn("loading"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
+        ) as bar:
+            task = bar.add_task("load", total=None)
+            report = await load_bundles(
+                context, paths, lambda done, total: bar.update(task, completed=done, total=total)
+            )
+        await store.close()
+        return report
+
+    report = asyncio.run(run())
+    summary = ", ".join(f"{n} {what}" for what, n in sorted(report.counts.items())) or "nothing"
+    err.print(f"loaded: {summary}")
+    for line in report.errors:
+        err.print(f"[red]error[/red] {line}")
+    return report
+
+
+def main() -> None:
+    app(prog_name="fhircare")
+
+
+if __name__ == "__main__":
+    main()

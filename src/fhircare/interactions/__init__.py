@@ -1,0 +1,1 @@
+"""One FHIR interaction per module; none knows the web framework."""

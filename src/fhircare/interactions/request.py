@@ -1,0 +1,52 @@
+"""The plain request and response objects that cross the boundary from ``rest/``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from fhircare.storage.protocol import ResourceStore
+
+
+@dataclass(frozen=True)
+class FhirRequest:
+    """A FHIR HTTP request after URL routing; header names are lower case."""
+
+    method: str
+    resource_type: str | None = None
+    id: str | None = None
+    version: str | None = None
+    query: tuple[tuple[str, str], ...] = ()
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    base_url: str = ""
+
+    def param(self, name: str) -> str | None:
+        """The last value of a query parameter, or None."""
+        values = [value for key, value in self.query if key == name]
+        return values[-1] if values else None
+
+
+@dataclass
+class FhirResponse:
+    """Status, headers and a JSON body (None for no body)."""
+
+    status: int
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Explicit limits from the settings."""
+
+    default_count: int = 20
+    max_count: int = 1000
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every interaction needs: the store and the limits."""
+
+    store: ResourceStore
+    limits: Limits = Limits()

@@ -1,0 +1,54 @@
+"""Turning a client's body into the stored form: its own JSON plus ``id`` and ``meta``.
+
+https://hl7.org/fhir/R4/resource.html#Meta: ``versionId`` and ``lastUpdated`` are the
+server's; the client's ``profile``, ``tag``, ``security`` and ``source`` are kept.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fhircare.fhir import errors, jsonio
+from fhircare.fhir.ids import format_instant
+from fhircare.validation import validate_resource
+
+SERVER_META = ("versionId", "lastUpdated")
+
+
+def parse_resource(body: bytes, resource_type: str) -> dict[str, Any]:
+    """Parse and validate a body that must be a ``resource_type`` resource."""
+    if not body.strip():
+        raise errors.invalid("The request has no body; a resource is required", code="required")
+    resource = jsonio.loads(body)
+    if not isinstance(resource, dict):
+        raise errors.invalid("The body must be a JSON object (a FHIR resource)", code="structure")
+    found = resource.get("resourceType")
+    if found != resource_type:
+        raise errors.invalid(
+            f"resourceType '{found}' does not match the URL's type '{resource_type}'",
+            "resourceType",
+        )
+    validate_resource(resource)
+    return resource
+
+
+def stored_form(resource: dict[str, Any], id: str, version: int, last_updated: datetime) -> bytes:
+    """The client's JSON with our ``id`` and ``meta`` first, everything else in its order."""
+    meta = {k: v for k, v in (resource.get("meta") or {}).items() if k not in SERVER_META}
+    out: dict[str, Any] = {
+        "resourceType": resource["resourceType"],
+        "id": id,
+        "meta": {"versionId": str(version), "lastUpdated": format_instant(last_updated), **meta},
+    }
+    for key, value in resource.items():
+        if key not in out:
+            out[key] = value
+    return jsonio.dumps(out)
+
+
+def content_of(resource: dict[str, Any]) -> dict[str, Any]:
+    """The resource without server-managed fields, to tell a no-op update from a change."""
+    meta = {k: v for k, v in (resource.get("meta") or {}).items() if k not in SERVER_META}
+    rest = {k: v for k, v in resource.items() if k not in ("id", "meta")}
+    return {**rest, "meta": meta} if meta else rest

@@ -1,0 +1,77 @@
+"""The FHIR URL grammar: which interaction a method and path select.
+
+https://hl7.org/fhir/R4/http.html#summary (the table of interactions and their URLs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from fhircare.fhir import errors
+from fhircare.fhir.models import RESOURCE_TYPES
+from fhircare.interactions.capabilities import capabilities
+from fhircare.interactions.create import create
+from fhircare.interactions.delete import delete
+from fhircare.interactions.history import history
+from fhircare.interactions.patch import patch
+from fhircare.interactions.read import read
+from fhircare.interactions.request import Context, FhirRequest, FhirResponse
+from fhircare.interactions.update import update
+from fhircare.interactions.vread import vread
+
+Interaction = Callable[[Context, FhirRequest], Awaitable[FhirResponse]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """An interaction and the parts of the path it was given."""
+
+    interaction: Interaction
+    resource_type: str | None = None
+    id: str | None = None
+    version: str | None = None
+    reads_body: bool = False
+    shapes_resource: bool = False
+
+
+def route(method: str, segments: list[str]) -> Route:
+    """Pick the interaction; 404 for unknown paths and types, 405 for a wrong method."""
+    method = "GET" if method == "HEAD" else method
+    shape = tuple("T" if i == 0 and s in RESOURCE_TYPES else s for i, s in enumerate(segments))
+    if segments and shape[0] != "T" and segments[0] not in ("metadata", "_history"):
+        if segments[0][:1].isupper():
+            raise errors.not_found(f"Resource type '{segments[0][:64]}' is not supported")
+        raise errors.not_found(f"No FHIR endpoint at '/{'/'.join(segments)[:100]}'")
+    table: dict[tuple[str, ...], dict[str, Route]] = {
+        (): {},
+        ("metadata",): {"GET": Route(capabilities)},
+        ("_history",): {"GET": Route(history)},
+    }
+    if shape and shape[0] == "T":
+        t = segments[0]
+        table[("T",)] = {"POST": Route(create, t, reads_body=True)}
+        table[("T", "_history")] = {"GET": Route(history, t)}
+        if len(segments) >= 2 and not segments[1].startswith(("_", "$")):
+            i = segments[1]
+            table[("T", i)] = {
+                "GET": Route(read, t, i, shapes_resource=True),
+                "PUT": Route(update, t, i, reads_body=True),
+                "PATCH": Route(patch, t, i, reads_body=True),
+                "DELETE": Route(delete, t, i),
+            }
+            table[("T", i, "_history")] = {"GET": Route(history, t, i)}
+            if len(segments) == 4:
+                table[("T", i, "_history", segments[3])] = {
+                    "GET": Route(vread, t, i, segments[3], shapes_resource=True)
+                }
+    methods = table.get(shape)
+    if methods is None:
+        raise errors.not_found(f"No FHIR endpoint at '/{'/'.join(segments)[:100]}'")
+    chosen = methods.get(method)
+    if chosen is None:
+        allowed = ", ".join(sorted(methods)) or "none"
+        error = errors.not_allowed(f"{method} is not supported here (allowed: {allowed})")
+        error.headers["Allow"] = ", ".join(sorted(methods))
+        raise error
+    return chosen

@@ -1,0 +1,74 @@
+"""FastAPI routes for the FHIR base: one catch-all that hands a plain request to dispatch."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from fhircare.fhir import jsonio
+from fhircare.fhir.subsetting import parse_elements, parse_summary, subset
+from fhircare.interactions.request import Context, FhirRequest, FhirResponse
+from fhircare.rest.body import read_body
+from fhircare.rest.dispatch import route
+from fhircare.rest.media import check_body_type, response_type
+from fhircare.settings import Settings
+
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def fhir_router(settings: Settings) -> APIRouter:
+    router = APIRouter()
+
+    @router.api_route("/{path:path}", methods=METHODS, include_in_schema=False)
+    async def fhir_endpoint(request: Request, path: str) -> Response:
+        media = response_type(request.headers.get("accept"), request.query_params.get("_format"))
+        segments = [s for s in path.split("/") if s]
+        chosen = route(request.method, segments)
+        body = b""
+        if chosen.reads_body:
+            check_body_type(request.headers.get("content-type"), patch=request.method == "PATCH")
+            body = await read_body(request, settings.max_body_bytes)
+        fhir_request = FhirRequest(
+            method=request.method,
+            resource_type=chosen.resource_type,
+            id=chosen.id,
+            version=chosen.version,
+            query=tuple(request.query_params.multi_items()),
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=body,
+            base_url=base_url(settings, request),
+        )
+        context: Context = request.app.state.context
+        answer = await chosen.interaction(context, fhir_request)
+        if chosen.shapes_resource:
+            answer = _shaped(answer, request)
+        return _to_http(answer, media, request)
+
+    return router
+
+
+def base_url(settings: Settings, request: Request) -> str:
+    if settings.public_base_url:
+        return settings.public_base_url.rstrip("/")
+    return str(request.base_url).rstrip("/") + settings.base_path
+
+
+def _shaped(answer: FhirResponse, request: Request) -> FhirResponse:
+    summary = parse_summary(request.query_params.get("_summary"))
+    elements = parse_elements(request.query_params.get("_elements"))
+    if answer.body is None or (summary is None and elements is None):
+        return answer
+    answer.body = jsonio.dumps(subset(jsonio.loads(answer.body), summary, elements))
+    return answer
+
+
+def _to_http(answer: FhirResponse, media: str, request: Request) -> Response:
+    body = answer.body
+    if body is not None and request.query_params.get("_pretty") == "true":
+        body = jsonio.dumps(jsonio.loads(body), pretty=True)
+    if request.method == "HEAD":
+        body = None
+    headers = dict(answer.headers)
+    if body is None:
+        return Response(None, answer.status, headers=headers)
+    return Response(body, answer.status, headers=headers, media_type=f"{media}; charset=utf-8")
