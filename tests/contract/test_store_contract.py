@@ -16,7 +16,9 @@ from fhircare.storage.protocol import HistoryQuery, ResourceStore, VersionConfli
 T0 = datetime(2026, 11, 1, 12, 0, 0, 123000, tzinfo=UTC)
 
 
-def write(id: str, version: int, body: bytes | None = b"{}", at: datetime = T0, t: str = "Patient") -> Write:
+def write(
+    id: str, version: int, body: bytes | None = b"{}", at: datetime = T0, t: str = "Patient"
+) -> Write:
     method = "DELETE" if body is None else ("POST" if version == 1 else "PUT")
     return Write(t, id, version, at, method, body)
 
