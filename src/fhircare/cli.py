@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -39,6 +40,9 @@ def serve(
     import uvicorn
 
     settings = Settings()
+    # uvicorn re-raises SIGTERM after its graceful shutdown; as an exception it lets the
+    # finally below stop the dev store instead of killing the process on the spot.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     dev_store = _start_dev_store(settings) if settings.uses_dev_store else None
     try:
         if examples and EXAMPLES.is_dir():
@@ -58,6 +62,10 @@ def serve(
     finally:
         if dev_store is not None:
             dev_store.stop()
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 @app.command()

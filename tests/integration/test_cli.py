@@ -1,0 +1,101 @@
+"""The ``fhircare`` command as users run it: help, load, and serve with the dev store.
+
+``serve`` without MONGODB_URI starts FerretDB itself, and SIGTERM stops both.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from pymongo import MongoClient
+
+from fhircare.storage.mongo.ferretdb import free_port, ping
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fhircare.cli", *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=300,
+    )
+
+
+def test_help_lists_the_commands() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in ("serve", "load", "db"):
+        assert command in result.stdout
+
+
+def test_load_is_idempotent_and_reports(mongo_uri: str) -> None:
+    database = f"cli_{uuid.uuid4().hex[:8]}"
+    env = {"MONGODB_URI": mongo_uri, "FHIRCARE_DATABASE": database}
+    try:
+        first = run_cli("load", "examples", env=env)
+        assert first.returncode == 0, first.stderr
+        assert "created" in first.stderr and "failed" not in first.stderr
+        second = run_cli("load", "examples", env=env)
+        assert second.returncode == 0 and "unchanged" in second.stderr
+        assert "created" not in second.stderr
+        bad = run_cli("load", "pyproject.toml", env=env)
+        assert bad.returncode != 0
+    finally:
+        MongoClient(mongo_uri).drop_database(database)
+
+
+def test_serve_starts_and_stops_the_dev_store(tmp_path: Path) -> None:
+    """What ``make serve`` does, on its own ports and folder."""
+    var = tmp_path / "var"
+    (var / "bin").mkdir(parents=True)
+    for binary in (ROOT / "var" / "bin").glob("ferretdb-*"):
+        (var / "bin" / binary.name).symlink_to(binary)
+    store_port, http_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "FHIRCARE_VAR_DIR": str(var),
+        "FHIRCARE_DEV_STORE_PORT": str(store_port),
+        "FHIRCARE_PORT": str(http_port),
+        "FHIRCARE_LOG_LEVEL": "warning",
+    }
+    env.pop("MONGODB_URI", None)
+    env.pop("FHIRCARE_MONGODB_URI", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "fhircare.cli", "serve", "--examples"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{http_port}/fhir"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/Patient/pat-copd", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None, "serve exited early"
+            time.sleep(0.3)
+        assert httpx.get(f"{base}/metadata").status_code == 200
+        assert (var / "ferretdb").is_dir()
+        store_uri = f"mongodb://127.0.0.1:{store_port}/"
+        assert ping(store_uri)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(30) == 0
+    assert not ping(store_uri, 0.5)
