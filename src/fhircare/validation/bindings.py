@@ -2,12 +2,12 @@
 
 A code bound with strength *required* must come from its value set:
 https://hl7.org/fhir/R4/terminologies.html#required. The R4B models store each value set as
-``enum_values`` but never enforce it; ``fhircare.fhir.models`` turns them into CODE rules.
+``enum_values`` but never enforce it; ``fhircare.fhir.rule_tree`` turns them into CODE rules.
 """
 
 from __future__ import annotations
 
-from fhircare.fhir.models import ElementRule
+from fhircare.fhir.rule_tree import ElementRule
 from fhircare.validation.issues import IssueCollector
 
 

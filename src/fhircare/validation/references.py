@@ -11,7 +11,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from fhircare.fhir.models import RESOURCE_TYPES, ElementRule
+from fhircare.fhir.models import RESOURCE_TYPES
+from fhircare.fhir.rule_tree import ElementRule
 from fhircare.validation.issues import IssueCollector
 
 _ID = r"[A-Za-z0-9\-.]{1,64}"  # https://hl7.org/fhir/R4/datatypes.html#id

@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from fhircare.fhir.models import RESOURCE_TYPES, ElementRule, TypeNode, structural_errors
+from fhircare.fhir.model_errors import structural_errors
+from fhircare.fhir.models import RESOURCE_TYPES
+from fhircare.fhir.rule_tree import ElementRule, TypeNode
 from fhircare.validation.issues import IssueCollector
 
 _JSON_TYPE_NAMES = {bool: "boolean", int: "number", float: "number", str: "string"}

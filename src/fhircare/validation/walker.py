@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fhircare.fhir.models import ElementKind, ElementRule, TypeNode, element_rules
+from fhircare.fhir.rule_tree import ElementKind, ElementRule, TypeNode, element_rules
 from fhircare.validation import bindings, references, structural
 from fhircare.validation.issues import IssueCollector
 

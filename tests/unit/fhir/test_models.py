@@ -8,16 +8,15 @@ from importlib import resources
 import pytest
 from tests.unit.validation.minimal_resources import MINIMAL
 
-from fhircare.fhir import models
+from fhircare.fhir import models, rule_tree, value_sets
+from fhircare.fhir.model_errors import structural_errors
 from fhircare.fhir.models import (
     RESOURCE_TYPES,
-    ElementKind,
-    element_rules,
     mandatory_elements,
     model_class,
-    structural_errors,
     summary_elements,
 )
+from fhircare.fhir.rule_tree import ElementKind, element_rules
 
 CARE_TYPES = sorted(MINIMAL)  # the care-coordination types
 R4B_ONLY = [
@@ -156,16 +155,17 @@ def test_every_enumerated_code_is_enforced_or_overridden() -> None:
     """Flags a fhir.resources upgrade that brings another unusable ``enum_values`` list."""
     for resource_type in RESOURCE_TYPES:
         element_rules(resource_type)
-    for cls, node in models._NODES.items():
+    for cls, node in rule_tree._NODES.items():
         for py_name, info in cls.model_fields.items():
             extra = info.json_schema_extra
             if not isinstance(extra, dict) or "enum_values" not in extra:
                 continue
             name = info.alias or py_name
             key = f"{node.type_name}.{name}"
-            assert node.elements[name].kind is ElementKind.CODE or key in models._CODE_OVERRIDES, (
-                key
-            )
+            assert (
+                node.elements[name].kind is ElementKind.CODE
+                or key in value_sets.VALUE_SET_OVERRIDES
+            ), key
 
 
 def test_structural_errors_map_pydantic_locations_to_fhirpath() -> None:
