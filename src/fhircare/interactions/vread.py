@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fhircare.fhir import errors
+from fhircare.interactions.current import gone
 from fhircare.interactions.request import Context, FhirRequest, FhirResponse
 from fhircare.interactions.response import version_headers
 
@@ -17,7 +18,5 @@ async def vread(context: Context, request: FhirRequest) -> FhirResponse:
     if stored is None:
         raise errors.not_found(f"{name} is not known")
     if stored.deleted:
-        error = errors.gone(f"{name} is a deletion")
-        error.headers.update(version_headers(stored))
-        raise error
+        raise gone(f"{name} is a deletion", stored)
     return FhirResponse(200, stored.body, version_headers(stored))
