@@ -23,6 +23,12 @@ def open_store(settings: Settings) -> ResourceStore:
     return connect(settings.effective_mongodb_uri(), settings.database)
 
 
+def context_for(settings: Settings, store: ResourceStore) -> Context:
+    """What interactions need: the store and the limits the settings give."""
+    limits = Limits(settings.default_count, settings.max_count, settings.max_json_depth)
+    return Context(store=store, limits=limits)
+
+
 def create_app(settings: Settings | None = None, store: ResourceStore | None = None) -> FastAPI:
     """The ASGI app; the store is opened in the lifespan (or injected, for tests)."""
     settings = settings or Settings()
@@ -31,8 +37,7 @@ def create_app(settings: Settings | None = None, store: ResourceStore | None = N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         active = store or open_store(settings)
         await active.open()
-        limits = Limits(default_count=settings.default_count, max_count=settings.max_count)
-        app.state.context = Context(store=active, limits=limits)
+        app.state.context = context_for(settings, active)
         try:
             yield
         finally:

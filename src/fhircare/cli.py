@@ -11,7 +11,6 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from fhircare.interactions.request import Context, Limits
 from fhircare.settings import Settings
 
 if TYPE_CHECKING:
@@ -107,13 +106,13 @@ def _start_dev_store(settings: Settings) -> FerretDB | None:
 
 
 def _load(settings: Settings, paths: list[Path]) -> LoadReport:
-    from fhircare.app import open_store
+    from fhircare.app import context_for, open_store
     from fhircare.loader import load as load_bundles
 
     async def run() -> LoadReport:
         store = open_store(settings)
         await store.open()
-        context = Context(store, Limits(settings.default_count, settings.max_count))
+        context = context_for(settings, store)
         with Progress(
             TextColumn("loading"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
         ) as bar:

@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=16 * 1024 * 1024, description="Largest request body.")
     default_count: int = Field(default=20, description="Page size when _count is absent.")
     max_count: int = Field(default=1000, description="Largest _count honoured.")
-    load_examples: bool = Field(default=True, description="Load examples/ on first serve.")
+    max_json_depth: int = Field(default=64, description="Deepest nesting of a resource's JSON.")
     log_level: str = Field(default="info", description="Log level.")
 
     def effective_mongodb_uri(self) -> str:

@@ -103,3 +103,24 @@ async def test_unexpected_error_is_500_with_only_a_request_id(
     body = assert_outcome(response, 500, "exception")
     assert "secret" not in response.text and "Traceback" not in response.text
     assert response.headers["x-request-id"] in body["issue"][0]["diagnostics"]
+
+
+async def test_deep_nesting_is_a_fast_400_not_a_500(client: httpx.AsyncClient) -> None:
+    def nested_extensions(depth: int) -> bytes:
+        inner = '{"url":"http://example.org/x","valueString":"v"}'
+        for _ in range(depth):
+            inner = '{"url":"http://example.org/x","extension":[' + inner + "]}"
+        return ('{"resourceType":"Patient","extension":[' + inner + "]}").encode()
+
+    assert (
+        await client.post("/Patient", content=nested_extensions(5), headers=FHIR_JSON)
+    ).status_code == 201
+    for depth in (40, 900):
+        response = await client.post(
+            "/Patient", content=nested_extensions(depth), headers=FHIR_JSON
+        )
+        assert_outcome(response, 400)
+    arrays = b'{"resourceType":"Patient","x":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    assert_outcome(await client.post("/Patient", content=arrays, headers=FHIR_JSON), 413)
+    settings_limit = b'{"resourceType":"Patient","x":' + b"[" * 20_000 + b"]" * 20_000 + b"}"
+    assert_outcome(await client.post("/Patient", content=settings_limit, headers=FHIR_JSON), 400)

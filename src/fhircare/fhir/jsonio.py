@@ -54,3 +54,19 @@ def dumps(value: Any, pretty: bool = False) -> bytes:
         separators=(",", ": ") if pretty else (",", ":"),
     )
     return text.encode("utf-8")
+
+
+def deeper_than(value: Any, limit: int) -> bool:
+    """True when arrays and objects nest more than ``limit`` levels (checked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        )
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth >= limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False

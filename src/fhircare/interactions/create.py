@@ -17,7 +17,7 @@ async def create(context: Context, request: FhirRequest) -> FhirResponse:
     assert request.resource_type is not None
     if "if-none-exist" in request.headers:
         raise errors.unsupported("Conditional create (If-None-Exist) is not supported yet")
-    resource = parse_resource(request.body, request.resource_type)
+    resource = parse_resource(request.body, request.resource_type, context.limits)
     id, moment = new_id(), now()
     body = stored_form(resource, id, 1, moment)
     stored = await context.store.commit(Write(request.resource_type, id, 1, moment, "POST", body))

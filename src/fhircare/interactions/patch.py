@@ -15,7 +15,7 @@ import jsonpointer
 from fhircare.fhir import errors, jsonio
 from fhircare.interactions.current import live_version
 from fhircare.interactions.request import Context, FhirRequest, FhirResponse
-from fhircare.interactions.resource_body import parse_resource
+from fhircare.interactions.resource_body import check_resource
 from fhircare.interactions.update import write_version
 
 
@@ -28,9 +28,9 @@ async def patch(context: Context, request: FhirRequest) -> FhirResponse:
         patched: Any = operations.apply(jsonio.loads(current.body))
     except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
         raise errors.processing(f"The patch cannot be applied: {exc}") from None
-    if not isinstance(patched, dict) or patched.get("id") != request.id:
+    if isinstance(patched, dict) and patched.get("id") != request.id:
         raise errors.invalid("A patch may not change the resource's id", "id")
-    resource = parse_resource(jsonio.dumps(patched), request.resource_type)
+    resource = check_resource(patched, request.resource_type, context.limits)
     return await write_version(context, request, resource, "PATCH")
 
 

@@ -42,6 +42,7 @@ class Limits:
 
     default_count: int = 20
     max_count: int = 1000
+    max_json_depth: int = 64
 
 
 @dataclass(frozen=True)

@@ -11,16 +11,21 @@ from typing import Any
 
 from fhircare.fhir import errors, jsonio
 from fhircare.fhir.ids import format_instant
+from fhircare.interactions.request import Limits
 from fhircare.validation import validate_resource
 
 SERVER_META = ("versionId", "lastUpdated")
 
 
-def parse_resource(body: bytes, resource_type: str) -> dict[str, Any]:
+def parse_resource(body: bytes, resource_type: str, limits: Limits) -> dict[str, Any]:
     """Parse and validate a body that must be a ``resource_type`` resource."""
     if not body.strip():
         raise errors.invalid("The request has no body; a resource is required", code="required")
-    resource = jsonio.loads(body)
+    return check_resource(jsonio.loads(body), resource_type, limits)
+
+
+def check_resource(resource: Any, resource_type: str, limits: Limits) -> dict[str, Any]:
+    """Validate parsed JSON that must be a ``resource_type`` resource."""
     if not isinstance(resource, dict):
         raise errors.invalid("The body must be a JSON object (a FHIR resource)", code="structure")
     found = resource.get("resourceType")
@@ -28,6 +33,10 @@ def parse_resource(body: bytes, resource_type: str) -> dict[str, Any]:
         raise errors.invalid(
             f"resourceType '{found}' does not match the URL's type '{resource_type}'",
             "resourceType",
+        )
+    if jsonio.deeper_than(resource, limits.max_json_depth):
+        raise errors.invalid(
+            f"The resource nests deeper than {limits.max_json_depth} levels", code="too-costly"
         )
     validate_resource(resource)
     return resource

@@ -24,7 +24,7 @@ RETRIES = 5
 async def update(context: Context, request: FhirRequest) -> FhirResponse:
     assert request.resource_type is not None and request.id is not None
     require_valid_id(request.id)
-    resource = parse_resource(request.body, request.resource_type)
+    resource = parse_resource(request.body, request.resource_type, context.limits)
     if "id" not in resource:
         raise errors.invalid("An update must carry the resource's id in the body", "id")
     if resource["id"] != request.id:
