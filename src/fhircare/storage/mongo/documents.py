@@ -1,4 +1,4 @@
-"""The BSON shape of current and history documents.
+"""The BSON shape of current, history and journal documents.
 
 The resource JSON is kept as a string: BSON would lose decimal text, and FerretDB has no
 Decimal128, no nested arrays and no ``$``-keys, all of which FHIR JSON may hold.
@@ -15,14 +15,14 @@ def resource_key(resource_type: str, id: str) -> str:
     return f"{resource_type}/{id}"
 
 
-def history_key(resource_type: str, id: str, version: int) -> str:
+def version_key(resource_type: str, id: str, version: int) -> str:
     return f"{resource_type}/{id}/{version}"
 
 
-def history_document(write: Write, seq: int) -> dict[str, Any]:
-    """The intent of a write; its unique ``_id`` reserves the version number."""
+def version_document(write: Write, seq: int) -> dict[str, Any]:
+    """One version, as the journal and the history keep it; ``_id`` is ``Type/id/version``."""
     return {
-        "_id": history_key(write.resource_type, write.id, write.version),
+        "_id": version_key(write.resource_type, write.id, write.version),
         "type": write.resource_type,
         "rid": write.id,
         "version": write.version,
@@ -30,22 +30,14 @@ def history_document(write: Write, seq: int) -> dict[str, Any]:
         "lastUpdated": write.last_updated,
         "method": write.method,
         "json": None if write.body is None else write.body.decode("utf-8"),
-        "applied": False,
     }
 
 
-def current_fields(history: dict[str, Any]) -> dict[str, Any]:
-    """The fields of the current document that a history document sets."""
-    return {
-        "type": history["type"],
-        "rid": history["rid"],
-        "version": history["version"],
-        "seq": history["seq"],
-        "lastUpdated": history["lastUpdated"],
-        "method": history["method"],
-        "json": history["json"],
-        "deleted": history["json"] is None,
-    }
+def current_fields(version: dict[str, Any]) -> dict[str, Any]:
+    """The fields of the current document that a version sets."""
+    fields = {k: v for k, v in version.items() if k != "_id"}
+    fields["deleted"] = version["json"] is None
+    return fields
 
 
 def to_stored(document: dict[str, Any]) -> StoredVersion:

@@ -1,33 +1,41 @@
 """ResourceStore on MongoDB (and FerretDB) with pymongo's native async API.
 
-A write is made of steps that are each safe to repeat, then one linearization point:
+The only operation that is race-proof on every store is an insert into a unique ``_id``:
+FerretDB runs a conditional ``update`` (and ``$inc``) as a read then a write, so two
+concurrent ones can both succeed. A write therefore reserves what must be unique by
+inserting it, and updates only what its reservation makes its own:
 
-1. allocate a write sequence number (``findAndModify`` ``$inc`` on a counter);
-2. insert the history document ``Type/id/version`` with ``applied: false``: its unique
-   ``_id`` reserves the version, so of two writers racing for it one gets a duplicate-key
-   error and reports a conflict (after helping the winner land);
-3. compare-and-set the current document from ``version - 1`` to ``version``;
-4. mark the history document applied (history lists only applied versions).
+1. reserve a write sequence number: insert ``{_id: n}`` into ``sequence``;
+2. reserve the version: insert the version into ``journal`` as ``Type/id/version``; of two
+   writers racing for a version, one gets a duplicate key and reports a conflict;
+3. set the current document (insert for version 1, else update from ``version - 1``);
+4. insert the version into ``history``;
+5. delete the journal entry.
 
-A crash after step 2 leaves an intent that ``open`` (start-up recovery) or the next writer
-of that resource rolls forward. No multi-document transaction is needed, so the same code
-is correct on FerretDB, a standalone MongoDB and a replica set.
+A crash after step 2 leaves a journal entry that blocks that one resource until it is
+older than ``intent_timeout``; then recovery (at start-up, or by the next writer that
+meets it) finishes it: steps 3 to 5 are each safe to repeat. No multi-document
+transaction is needed, so the same code is correct on FerretDB, a standalone MongoDB and
+a replica set. The journal stays a handful of documents, which matters on FerretDB's
+SQLite backend, where a lookup that is not an insert scans its collection.
 """
 
 from __future__ import annotations
 
+from contextlib import suppress
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from fhircare.storage.mongo.documents import (
     current_fields,
-    history_document,
-    history_key,
     resource_key,
     to_stored,
+    version_document,
+    version_key,
 )
 from fhircare.storage.protocol import HistoryQuery, StoredVersion, VersionConflict, Write
 
@@ -35,14 +43,22 @@ Document = dict[str, Any]
 
 
 class MongoStore:
-    """Resources in ``resources`` (current) and ``history`` (every version)."""
+    """Resources in ``resources`` (current), ``history`` (every version) and ``journal``."""
 
-    def __init__(self, client: AsyncMongoClient[Document], database: str) -> None:
+    def __init__(
+        self,
+        client: AsyncMongoClient[Document],
+        database: str,
+        intent_timeout: timedelta = timedelta(seconds=10),
+    ) -> None:
         self._client = client
         self._db: AsyncDatabase[Document] = client[database]
         self._current = self._db["resources"]
         self._history = self._db["history"]
-        self._counters = self._db["counters"]
+        self._journal = self._db["journal"]
+        self._sequence = self._db["sequence"]
+        self._intent_timeout = intent_timeout
+        self._last_seq = 0
 
     async def open(self) -> None:
         await self._history.create_index([("seq", DESCENDING)], name="seq")
@@ -52,14 +68,15 @@ class MongoStore:
         await self._history.create_index(
             [("type", ASCENDING), ("rid", ASCENDING), ("seq", DESCENDING)], name="instance_seq"
         )
-        await self._history.create_index([("applied", ASCENDING)], name="applied")
         await self.recover()
 
-    async def recover(self) -> int:
-        """Roll every pending intent forward; returns how many there were."""
-        pending = await self._history.find({"applied": False}).sort("seq", ASCENDING).to_list()
-        for document in pending:
-            await self._apply(document)
+    async def recover(self, everything: bool = False) -> int:
+        """Finish the interrupted writes older than the intent timeout (all if
+        ``everything``, when no other process can be writing); returns how many."""
+        cutoff = datetime.now(UTC) + (timedelta() if everything else -self._intent_timeout)
+        pending = await self._journal.find({"reservedAt": {"$lte": cutoff}}).to_list()
+        for entry in sorted(pending, key=lambda e: e["seq"]):
+            await self._finish(entry)
         return len(pending)
 
     async def close(self) -> None:
@@ -74,66 +91,78 @@ class MongoStore:
         return None if document is None else to_stored(document)
 
     async def vread(self, resource_type: str, id: str, version: int) -> StoredVersion | None:
-        document = await self._history.find_one(
-            {"_id": history_key(resource_type, id, version), "applied": True}
-        )
-        return None if document is None else to_stored(document)
-
-    async def commit(self, write: Write) -> StoredVersion:
-        current = await self.read(write.resource_type, write.id)
-        current_version = current.version if current else 0
-        if current_version != write.version - 1:
-            raise VersionConflict(current_version)
-        document = history_document(write, await self._next_seq())
-        try:
-            await self._history.insert_one(document)
-        except DuplicateKeyError:
-            rival = await self._history.find_one({"_id": document["_id"]})
-            if rival is not None:
-                await self._apply(rival)
-            latest = await self.read(write.resource_type, write.id)
-            raise VersionConflict(latest.version if latest else 0) from None
-        if not await self._apply(document):
-            latest = await self.read(write.resource_type, write.id)
-            raise VersionConflict(latest.version if latest else 0)
+        document = await self._history.find_one({"_id": version_key(resource_type, id, version)})
+        if document is None:
+            # between steps 3 and 4 the version is current but not yet in history
+            current = await self.read(resource_type, id)
+            return current if current is not None and current.version == version else None
         return to_stored(document)
 
-    async def _apply(self, history: Document) -> bool:
-        """Make ``history`` the current version if it follows it; True once it has landed."""
-        key = resource_key(history["type"], history["rid"])
-        fields = current_fields(history)
-        if history["version"] == 1:
-            try:
-                await self._current.insert_one({"_id": key, **fields})
-                landed = True
-            except DuplicateKeyError:
-                landed = await self._landed(key, history)
-        else:
-            result = await self._current.update_one(
-                {"_id": key, "version": history["version"] - 1}, {"$set": fields}
-            )
-            landed = result.modified_count == 1 or await self._landed(key, history)
+    async def commit(self, write: Write) -> StoredVersion:
+        version = version_document(write, await self._next_seq())
+        entry = {**version, "reservedAt": datetime.now(UTC)}
+        try:
+            await self._journal.insert_one(entry)
+        except DuplicateKeyError:
+            await self._take_over_if_stale(version["_id"])
+            raise await self._conflict(write) from None
+        if not await self._finish(entry):
+            raise await self._conflict(write)
+        return to_stored(version)
+
+    async def _conflict(self, write: Write) -> VersionConflict:
+        latest = await self.read(write.resource_type, write.id)
+        return VersionConflict(latest.version if latest else 0)
+
+    async def _take_over_if_stale(self, key: str) -> None:
+        rival = await self._journal.find_one({"_id": key})
+        if rival is not None and rival["reservedAt"] <= datetime.now(UTC) - self._intent_timeout:
+            await self._finish(rival)
+
+    async def _finish(self, entry: Document) -> bool:
+        """Steps 3 to 5 for a reserved version; False if the resource moved past it."""
+        version = {k: v for k, v in entry.items() if k != "reservedAt"}
+        landed = await self._set_current(version)
         if landed:
-            await self._history.update_one({"_id": history["_id"]}, {"$set": {"applied": True}})
+            with suppress(DuplicateKeyError):
+                await self._history.insert_one(version)
+        await self._journal.delete_one({"_id": version["_id"]})
         return landed
 
-    async def _landed(self, key: str, history: Document) -> bool:
-        current = await self._current.find_one({"_id": key}, {"version": 1})
-        return current is not None and current["version"] >= history["version"]
+    async def _set_current(self, version: Document) -> bool:
+        key = resource_key(version["type"], version["rid"])
+        fields = current_fields(version)
+        if version["version"] == 1:
+            with suppress(DuplicateKeyError):
+                await self._current.insert_one({"_id": key, **fields})
+                return True
+        else:
+            previous = {"_id": key, "version": version["version"] - 1}
+            if (await self._current.update_one(previous, {"$set": fields})).modified_count:
+                return True
+        current = await self._current.find_one({"_id": key}, {"seq": 1})
+        return current is not None and current["seq"] == version["seq"]
 
     async def _next_seq(self) -> int:
-        counter = await self._counters.find_one_and_update(
-            {"_id": "seq"},
-            {"$inc": {"value": 1}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        assert counter is not None  # upsert with ReturnDocument.AFTER always returns one
-        return int(counter["value"])
+        """Reserve the next free sequence number; on a clash jump ahead by growing steps."""
+        if not self._last_seq:
+            latest = await self._sequence.find_one({}, sort=[("_id", DESCENDING)])
+            self._last_seq = int(latest["_id"]) if latest else 0
+        step = 1
+        while True:
+            candidate = self._last_seq + step
+            try:
+                await self._sequence.insert_one({"_id": candidate})
+            except DuplicateKeyError:
+                self._last_seq = candidate
+                step *= 2
+                continue
+            self._last_seq = candidate
+            return candidate
 
     @staticmethod
     def _filter(query: HistoryQuery) -> Document:
-        criteria: Document = {"applied": True}
+        criteria: Document = {}
         if query.resource_type is not None:
             criteria["type"] = query.resource_type
         if query.id is not None:
