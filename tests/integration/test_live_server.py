@@ -12,21 +12,22 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.integration.live_server import LiveServer
+from fhircare.processes import ServerProcess
+from tests.integration.live_server import live_server
 
 FHIR_JSON = {"Content-Type": "application/fhir+json"}
 
 
 @pytest.fixture(scope="module")
-def live(mongo_uri: str) -> Iterator[LiveServer]:
-    server = LiveServer(mongo_uri, f"live_{uuid.uuid4().hex[:8]}", "--examples", workers=2)
+def live(mongo_uri: str) -> Iterator[ServerProcess]:
+    server = live_server(mongo_uri, f"live_{uuid.uuid4().hex[:8]}", "--examples", workers=2)
     try:
-        yield server.wait_ready()
+        yield server
     finally:
         server.stop()
 
 
-def test_metadata_and_example_patients(live: LiveServer) -> None:
+def test_metadata_and_example_patients(live: ServerProcess) -> None:
     metadata = httpx.get(f"{live.base_url}/metadata")
     assert metadata.status_code == 200 and metadata.json()["fhirVersion"] == "4.0.1"
     patient = httpx.get(f"{live.base_url}/Patient/pat-diabetes-hf")
@@ -34,7 +35,7 @@ def test_metadata_and_example_patients(live: LiveServer) -> None:
     assert patient.headers["etag"] == 'W/"1"'
 
 
-async def test_twenty_clients_if_match_on_one_resource(live: LiveServer) -> None:
+async def test_twenty_clients_if_match_on_one_resource(live: ServerProcess) -> None:
     """Every success gets its own version; final version = 1 + successes; the rest 412."""
     body = {"resourceType": "Task", "status": "requested", "intent": "order", "id": "contended"}
     async with httpx.AsyncClient(base_url=live.base_url, timeout=30) as http:

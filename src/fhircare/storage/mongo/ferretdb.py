@@ -71,6 +71,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def stop_process(
+    process: subprocess.Popen[bytes], timeout: float = 15.0, group: bool = False
+) -> None:
+    """SIGTERM, then SIGKILL (to its whole process group if ``group``) if it lingers."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        if group:
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.kill()
+        process.wait()
+
+
 def ping(uri: str, timeout: float = 1.0) -> bool:
     """True when a MongoDB wire-protocol server answers ``ping`` at ``uri``."""
     client: MongoClient[dict[str, object]] = MongoClient(
@@ -129,16 +146,9 @@ class FerretDB:
         self.stop()
         raise RuntimeError(f"FerretDB did not answer ping on port {self.port} in {timeout}s")
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM, then SIGKILL if it lingers."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process)
 
     def kill(self) -> None:
         """SIGKILL, as a crash would."""

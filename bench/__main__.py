@@ -1,0 +1,292 @@
+"""``python -m bench``: run every row, print the table, save it under ``bench/results/``.
+
+Rows are ``create`` then ``read`` at each ``--concurrency``; each row is timed over HTTP and
+then done the same way with raw pymongo on the same store. Progress goes to stderr, the
+table to stdout. Exit status 1 when any call failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import secrets
+import shlex
+import shutil
+import sys
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pymongo
+from pymongo import MongoClient
+
+from bench import http_load, raw_mongo
+from bench.report import Report, Row, Stats, render, to_json
+from bench.runner import Operation, Outcome, run_concurrent
+from bench.servers import VAR_DIR, FhircareServer, mongo_store, redact
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+DEFAULT_REQUESTS = {1: 500}
+"""Requests per row by concurrency; any other concurrency gets DEFAULT_OTHER."""
+DEFAULT_OTHER = 2000
+WARMUP = 20
+"""Untimed creates on each side before the first row (connections, caches, first-call imports)."""
+
+
+class BenchError(RuntimeError):
+    """A run that cannot produce a meaningful table."""
+
+
+def concurrency_list(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of integers: {text}") from exc
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError("concurrencies must be positive integers")
+    return values
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--concurrency",
+        type=concurrency_list,
+        default=[1, 16],
+        help="comma-separated concurrencies, each a row per operation (default 1,16)",
+    )
+    parser.add_argument(
+        "--requests",
+        type=positive,
+        default=None,
+        help=f"requests per row (default {DEFAULT_REQUESTS[1]} at concurrency 1, "
+        f"{DEFAULT_OTHER} otherwise)",
+    )
+    parser.add_argument(
+        "--workers", type=positive, default=1, help="fhircare worker processes (default 1)"
+    )
+    parser.add_argument(
+        "--base-url",
+        default=None,
+        help="measure this FHIR base (e.g. http://localhost:8090/fhir) instead of starting "
+        "fhircare; raw pymongo still runs against MONGODB_URI or a throwaway FerretDB",
+    )
+    return parser.parse_args(argv)
+
+
+def requests_for(concurrency: int, override: int | None) -> int:
+    return override or DEFAULT_REQUESTS.get(concurrency, DEFAULT_OTHER)
+
+
+def progress(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def command_line() -> str:
+    """The command that produced this run, with MONGODB_URI (redacted) when it was set."""
+    argv = getattr(sys, "orig_argv", None) or [sys.executable, "-m", "bench", *sys.argv[1:]]
+    uri = os.environ.get("MONGODB_URI")
+    prefix = f"MONGODB_URI={shlex.quote(redact(uri))} " if uri else ""
+    return prefix + shlex.join(argv)
+
+
+def metadata_url(http: httpx.AsyncClient) -> str:
+    return f"{str(http.base_url).rstrip('/')}/metadata"
+
+
+async def describe_server(http: httpx.AsyncClient) -> str:
+    """``name version`` from the CapabilityStatement, as far as the server says."""
+    try:
+        response = await http.get("/metadata")
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise BenchError(f"GET {metadata_url(http)} failed: {exc}") from exc
+    software = response.json().get("software") or {}
+    return " ".join(str(software[k]) for k in ("name", "version") if software.get(k)) or "unknown"
+
+
+async def measure(
+    args: argparse.Namespace, uri: str, base_url: str, raw_database: str
+) -> tuple[list[Row], str, list[str]]:
+    """Warm up, then every row; returns the rows, the server's name and error notes."""
+    connections = max(args.concurrency)
+    server_ids: list[str] = []
+    raw_ids: list[str] = []
+    rows: list[Row] = []
+    notes: list[str] = []
+    mongo = raw_mongo.client(uri, connections)
+    try:
+        collection = mongo[raw_database][raw_mongo.COLLECTION]
+        async with http_load.client(base_url, connections) as http:
+            software = await describe_server(http)
+            progress(f"warming up: {WARMUP} creates over HTTP and {WARMUP} with pymongo")
+            warm = await run_concurrent(WARMUP, 1, http_load.create_operation(http, server_ids))
+            if warm.errors:
+                raise BenchError(f"the server fails creates: {warm.first_error}")
+            await run_concurrent(WARMUP, 1, raw_mongo.create_operation(collection, raw_ids))
+            plan: list[tuple[str, Callable[[], Operation], Callable[[], Operation]]] = [
+                (
+                    "create",
+                    lambda: http_load.create_operation(http, server_ids),
+                    lambda: raw_mongo.create_operation(collection, raw_ids),
+                ),
+                (
+                    "read",
+                    lambda: http_load.read_operation(http, list(server_ids)),
+                    lambda: raw_mongo.read_operation(collection, list(raw_ids)),
+                ),
+            ]
+            total = len(plan) * len(args.concurrency)
+            for operation, server_op, raw_op in plan:
+                for concurrency in args.concurrency:
+                    n = requests_for(concurrency, args.requests)
+                    progress(
+                        f"[{len(rows) + 1}/{total}] {operation} concurrency={concurrency} "
+                        f"requests={n}: HTTP…"
+                    )
+                    server_outcome = await run_concurrent(n, concurrency, server_op())
+                    progress(
+                        f"[{len(rows) + 1}/{total}] {operation} concurrency={concurrency}: raw"
+                    )
+                    raw_outcome = await run_concurrent(n, concurrency, raw_op())
+                    row = Row(
+                        operation, concurrency, Stats.of(server_outcome), Stats.of(raw_outcome)
+                    )
+                    rows.append(row)
+                    progress(
+                        f"      {row.server.throughput:,.0f} req/s over HTTP, "
+                        f"{row.raw.throughput:,.0f} req/s raw"
+                    )
+                    for side, outcome in (("server", server_outcome), ("raw", raw_outcome)):
+                        if outcome.errors:
+                            notes.append(error_note(operation, side, outcome))
+                            progress(notes[-1])
+    finally:
+        await mongo.close()
+    return rows, software, notes
+
+
+def error_note(operation: str, side: str, outcome: Outcome) -> str:
+    return (
+        f"errors: {operation} concurrency={outcome.concurrency} {side}: "
+        f"{outcome.errors} of {outcome.requests}; first: {outcome.first_error}"
+    )
+
+
+def run_async(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Run on uvloop where it is installed (it comes with uvicorn[standard]), else asyncio."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coroutine)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coroutine)
+
+
+def drop_databases(uri: str, names: list[str]) -> None:
+    client: MongoClient[dict[str, Any]] = MongoClient(uri, serverSelectionTimeoutMS=5000)
+    try:
+        for name in names:
+            client.drop_database(name)
+    finally:
+        client.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = datetime.now(UTC).replace(microsecond=0)
+    run_id = secrets.token_hex(4)
+    run_dir = VAR_DIR / "bench" / run_id
+    fhircare_database = f"bench_{run_id}"
+    raw_database = f"bench_raw_{run_id}"
+    server: FhircareServer | None = None
+    peak_kib: int | None = None
+    processes = 0
+    failed = False
+    with mongo_store(run_dir) as (uri, store):
+        try:
+            if args.base_url is None:
+                server = FhircareServer(
+                    uri, fhircare_database, args.workers, run_dir / "fhircare.log"
+                )
+                progress(f"starting fhircare ({args.workers} worker(s)) on port {server.port}")
+                base_url = server.start().base_url
+            else:
+                base_url = args.base_url
+            rows, software, notes = run_async(measure(args, uri, base_url, raw_database))
+            if server is not None:
+                peak_kib, processes = server.peak_memory_kib()
+        except RuntimeError as exc:  # BenchError, or the server would not start
+            progress(f"failed: {exc}")
+            failed = True
+        finally:
+            if server is not None:
+                server.stop()
+            drop_databases(uri, [raw_database] + ([fhircare_database] if server else []))
+    if failed and server is not None:
+        shutil.rmtree(run_dir / "ferretdb", ignore_errors=True)
+        progress(f"server log kept in {server.log_path}")
+    else:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    if failed:
+        return 2
+
+    if server is not None:
+        described = f"{software} at {base_url}, {args.workers} worker(s), started by the bench"
+    else:
+        described = f"{software} at {base_url} (--base-url)"
+    notes += [
+        f"client and server share this machine: {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}, {len(http_load.BODY.encode())}-byte Observation",
+        f"{WARMUP} untimed creates per side first; p50/p99 are of successful calls; "
+        "errors = server+raw",
+    ]
+    report = Report(
+        timestamp=started.isoformat().replace("+00:00", "Z"),
+        command=command_line(),
+        server=described,
+        store=store,
+        rows=rows,
+        server_peak_kib=peak_kib,
+        server_processes=processes,
+        notes=notes,
+    )
+    print(render(report))
+    extra = {
+        "config": {
+            "concurrency": args.concurrency,
+            "requests": {c: requests_for(c, args.requests) for c in args.concurrency},
+            "workers": args.workers if server else None,
+            "base_url": args.base_url,
+            "warmup": WARMUP,
+            "body_bytes": len(http_load.BODY.encode()),
+        },
+        "environment": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "httpx": httpx.__version__,
+            "pymongo": pymongo.version,
+        },
+    }
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    path.write_text(json.dumps(to_json(report, extra), indent=2) + "\n")
+    progress(f"saved {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
+    return 1 if any(r.server.errors or r.raw.errors for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

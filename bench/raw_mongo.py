@@ -1,0 +1,47 @@
+"""The baseline: the same create and read done straight to the store with pymongo's async client.
+
+A create is ``insert_one`` of ``{"_id": <new id>, "json": <the same JSON string>}``; a read is
+``find_one({"_id": ...})`` of those. fhircare keeps resources as JSON strings too, so this is
+the least any server on this store can do per call.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+
+from bench.http_load import BODY
+from bench.runner import Operation
+
+COLLECTION = "observations"
+
+
+def client(uri: str, connections: int) -> AsyncMongoClient[dict[str, Any]]:
+    """One pooled client whose pool is at least as large as the highest concurrency."""
+    return AsyncMongoClient(uri, maxPoolSize=max(connections, 100))
+
+
+def create_operation(collection: AsyncCollection[dict[str, Any]], ids: list[str]) -> Operation:
+    """``insert_one`` of the Observation JSON with a fresh ``_id``, appended to ``ids``."""
+
+    async def create(_: int) -> str | None:
+        new_id = uuid.uuid4().hex
+        await collection.insert_one({"_id": new_id, "json": BODY})
+        ids.append(new_id)
+        return None
+
+    return create
+
+
+def read_operation(collection: AsyncCollection[dict[str, Any]], ids: list[str]) -> Operation:
+    """``find_one`` by ``_id`` of ``ids`` in turn; a missing document is an error."""
+
+    async def read(index: int) -> str | None:
+        key = ids[index % len(ids)]
+        document = await collection.find_one({"_id": key})
+        return None if document is not None else f"find_one found no document {key}"
+
+    return read
