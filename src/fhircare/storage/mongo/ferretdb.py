@@ -35,7 +35,7 @@ def binary_path(var_dir: Path) -> Path:
 
 def build(var_dir: Path) -> Path:
     """Build the binary into ``var_dir/bin`` unless it is already there."""
-    target = binary_path(var_dir)
+    target = binary_path(var_dir).resolve()
     if target.exists():
         return target
     go = shutil.which("go")
