@@ -124,3 +124,10 @@ async def test_deep_nesting_is_a_fast_400_not_a_500(client: httpx.AsyncClient) -
     assert_outcome(await client.post("/Patient", content=arrays, headers=FHIR_JSON), 413)
     settings_limit = b'{"resourceType":"Patient","x":' + b"[" * 20_000 + b"]" * 20_000 + b"}"
     assert_outcome(await client.post("/Patient", content=settings_limit, headers=FHIR_JSON), 400)
+
+
+async def test_the_base_itself_is_not_redirected(client: httpx.AsyncClient) -> None:
+    """``POST [base]`` is where batches go: it must not bounce with a 307 to ``[base]/``."""
+    response = await client.post("http://test/fhir", json={"resourceType": "Bundle"})
+    assert_outcome(response, 405)
+    assert_outcome(await client.get("http://test/"), 404, "not-found")

@@ -19,8 +19,9 @@ METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 def fhir_router(settings: Settings) -> APIRouter:
     router = APIRouter()
 
+    @router.api_route("", methods=METHODS, include_in_schema=False)
     @router.api_route("/{path:path}", methods=METHODS, include_in_schema=False)
-    async def fhir_endpoint(request: Request, path: str) -> Response:
+    async def fhir_endpoint(request: Request, path: str = "") -> Response:
         media = response_type(request.headers.get("accept"), request.query_params.get("_format"))
         segments = [s for s in path.split("/") if s]
         chosen = route(request.method, segments)
