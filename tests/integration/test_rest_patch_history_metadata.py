@@ -127,10 +127,14 @@ async def test_capability_statement_claims_only_what_exists(client: httpx.AsyncC
         "history-instance",
         "history-type",
         "create",
+        "search-type",
     }
-    assert "searchParam" not in resources["CarePlan"] and "search-type" not in codes
+    params = {p["name"]: p["type"] for p in resources["CarePlan"]["searchParam"]}
+    assert params["subject"] == "reference" and params["status"] == "token"
+    assert params["_lastUpdated"] == "date"
     assert resources["CarePlan"]["conditionalCreate"] is False
-    assert (await client.get("/Patient")).status_code == 405
+    system = {i["code"] for i in body["rest"][0]["interaction"]}
+    assert system == {"history-system", "search-system"}
 
 
 async def test_summary_and_elements_on_read(client: httpx.AsyncClient) -> None:

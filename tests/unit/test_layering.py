@@ -1,6 +1,7 @@
 """The dependency direction of ARCHITECTURE.md, checked on the import statements.
 
-rest → interactions → (search, validation, storage) → fhir; only storage/mongo imports
+rest → interactions → (search, validation, storage) → fhir, where storage reads the
+search IR and predicates (its query compiler renders them); only storage/mongo imports
 pymongo; only fhir/models.py imports fhir.resources; the core never imports FastAPI.
 """
 
@@ -21,7 +22,7 @@ FORBIDDEN_INTERNAL = {
     ),
     "search": ("fhircare.interactions", "fhircare.rest", "fhircare.storage"),
     "validation": ("fhircare.interactions", "fhircare.rest", "fhircare.storage", "fhircare.search"),
-    "storage": ("fhircare.interactions", "fhircare.rest", "fhircare.validation", "fhircare.search"),
+    "storage": ("fhircare.interactions", "fhircare.rest", "fhircare.validation"),
     "interactions": ("fhircare.rest", "fhircare.app", "fhircare.cli"),
 }
 

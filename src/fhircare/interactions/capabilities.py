@@ -1,12 +1,11 @@
 """capabilities: ``GET [base]/metadata``. https://hl7.org/fhir/R4/http.html#capabilities
 
-Built from what the server implements and nothing more: the interactions registered in
-``INTERACTIONS`` and the resource types the validation models know.
+Built from what the server implements and nothing more: the interactions listed here,
+the resource types the validation models know and the search parameters of the registry.
 """
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from fhircare import __version__
@@ -14,6 +13,7 @@ from fhircare.fhir import jsonio
 from fhircare.fhir.ids import format_instant, now
 from fhircare.fhir.models import RESOURCE_TYPES
 from fhircare.interactions.request import Context, FhirRequest, FhirResponse
+from fhircare.search.registry import SearchParamRegistry
 
 TYPE_INTERACTIONS = (
     "read",
@@ -24,17 +24,30 @@ TYPE_INTERACTIONS = (
     "history-instance",
     "history-type",
     "create",
+    "search-type",
 )
-SYSTEM_INTERACTIONS = ("history-system",)
+SYSTEM_INTERACTIONS = ("history-system", "search-system")
 FORMATS = ("application/fhir+json", "application/json")
 PATCH_FORMATS = ("application/json-patch+json",)
 
 
-def capability_statement(base_url: str) -> dict[str, Any]:
+def _search_params(registry: SearchParamRegistry, resource_type: str) -> list[dict[str, Any]]:
+    params = registry.params_for(resource_type)
+    return [
+        {"name": code, "definition": param.url, "type": param.type}
+        for code, param in sorted(params.items())
+        if param.type != "special"
+    ]
+
+
+def capability_statement(base_url: str, registry: SearchParamRegistry) -> dict[str, Any]:
     resources = [
         {
             "type": resource_type,
             "interaction": [{"code": code} for code in TYPE_INTERACTIONS],
+            "searchParam": _search_params(registry, resource_type),
+            "searchInclude": ["*"],
+            "searchRevInclude": ["*"],
             "versioning": "versioned-update",
             "readHistory": True,
             "updateCreate": True,
@@ -66,10 +79,11 @@ def capability_statement(base_url: str) -> dict[str, Any]:
     }
 
 
-@cache
-def _rendered(base_url: str) -> bytes:
-    return jsonio.dumps(capability_statement(base_url))
+_RENDERED: dict[tuple[str, int], bytes] = {}
 
 
 async def capabilities(context: Context, request: FhirRequest) -> FhirResponse:
-    return FhirResponse(200, _rendered(request.base_url))
+    key = (request.base_url, id(context.registry))
+    if key not in _RENDERED:
+        _RENDERED[key] = jsonio.dumps(capability_statement(request.base_url, context.registry))
+    return FhirResponse(200, _RENDERED[key])

@@ -6,11 +6,10 @@ The server assigns the id and ignores one in the body, as the spec requires.
 from __future__ import annotations
 
 from fhircare.fhir import errors
-from fhircare.fhir.ids import new_id, now
+from fhircare.fhir.ids import new_id
 from fhircare.interactions.request import Context, FhirRequest, FhirResponse
-from fhircare.interactions.resource_body import parse_resource, stored_form
+from fhircare.interactions.resource_body import new_version, parse_resource
 from fhircare.interactions.response import write_response
-from fhircare.storage.protocol import Write
 
 
 async def create(context: Context, request: FhirRequest) -> FhirResponse:
@@ -18,7 +17,6 @@ async def create(context: Context, request: FhirRequest) -> FhirResponse:
     if "if-none-exist" in request.headers:
         raise errors.unsupported("Conditional create (If-None-Exist) is not supported yet")
     resource = parse_resource(request.body, request.resource_type, context.limits)
-    id, moment = new_id(), now()
-    body = stored_form(resource, id, 1, moment)
-    stored = await context.store.commit(Write(request.resource_type, id, 1, moment, "POST", body))
+    id = new_id()
+    stored = await context.store.commit(new_version(context, request, resource, id, 1, "POST"))
     return write_response(request, stored, 201, f"Created {request.resource_type}/{id}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from fhircare.search.limits import SearchLimits
+from fhircare.search.registry import SearchParamRegistry, default_registry
 from fhircare.storage.protocol import ResourceStore
 
 
@@ -43,11 +45,15 @@ class Limits:
     default_count: int = 20
     max_count: int = 1000
     max_json_depth: int = 64
+    max_chain_matches: int = 1000
+    max_included: int = 1000
 
 
 @dataclass(frozen=True)
 class Context:
-    """What every interaction needs: the store and the limits."""
+    """What every interaction needs: the store, the search parameters and the limits."""
 
     store: ResourceStore
     limits: Limits = Limits()
+    search_limits: SearchLimits = field(default_factory=SearchLimits)
+    registry: SearchParamRegistry = field(default_factory=default_registry)

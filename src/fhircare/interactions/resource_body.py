@@ -10,8 +10,10 @@ from datetime import datetime
 from typing import Any
 
 from fhircare.fhir import errors, jsonio
-from fhircare.fhir.ids import format_instant
-from fhircare.interactions.request import Limits
+from fhircare.fhir.ids import format_instant, now
+from fhircare.interactions.request import Context, FhirRequest, Limits
+from fhircare.search.indexer import Indexer
+from fhircare.storage.protocol import Write
 from fhircare.validation import validate_resource
 
 SERVER_META = ("versionId", "lastUpdated")
@@ -42,7 +44,9 @@ def check_resource(resource: Any, resource_type: str, limits: Limits) -> dict[st
     return resource
 
 
-def stored_form(resource: dict[str, Any], id: str, version: int, last_updated: datetime) -> bytes:
+def stored_form(
+    resource: dict[str, Any], id: str, version: int, last_updated: datetime
+) -> dict[str, Any]:
     """The client's JSON with our ``id`` and ``meta`` first, everything else in its order."""
     meta = {k: v for k, v in (resource.get("meta") or {}).items() if k not in SERVER_META}
     out: dict[str, Any] = {
@@ -53,7 +57,7 @@ def stored_form(resource: dict[str, Any], id: str, version: int, last_updated: d
     for key, value in resource.items():
         if key not in out:
             out[key] = value
-    return jsonio.dumps(out)
+    return out
 
 
 def content_of(resource: dict[str, Any]) -> dict[str, Any]:
@@ -61,3 +65,21 @@ def content_of(resource: dict[str, Any]) -> dict[str, Any]:
     meta = {k: v for k, v in (resource.get("meta") or {}).items() if k not in SERVER_META}
     rest = {k: v for k, v in resource.items() if k not in ("id", "meta")}
     return {**rest, "meta": meta} if meta else rest
+
+
+def new_version(
+    context: Context,
+    request: FhirRequest,
+    resource: dict[str, Any],
+    id: str,
+    version: int,
+    method: str,
+) -> Write:
+    """The Write of ``resource`` as version ``version``, with its search index entries."""
+    assert request.resource_type is not None
+    moment = now()
+    stored = stored_form(resource, id, version, moment)
+    entries = Indexer(context.registry, request.base_url or None).entries(stored)
+    return Write(
+        request.resource_type, id, version, moment, method, jsonio.dumps(stored), tuple(entries)
+    )

@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from fhircare.fhir import errors, jsonio
-from fhircare.fhir.ids import now, require_valid_id
+from fhircare.fhir.ids import require_valid_id
 from fhircare.interactions.preconditions import check_if_match, if_match
 from fhircare.interactions.request import Context, FhirRequest, FhirResponse
-from fhircare.interactions.resource_body import content_of, parse_resource, stored_form
+from fhircare.interactions.resource_body import content_of, new_version, parse_resource
 from fhircare.interactions.response import write_response
-from fhircare.storage.protocol import StoredVersion, VersionConflict, Write
+from fhircare.storage.protocol import StoredVersion, VersionConflict
 
 RETRIES = 5
 
@@ -46,9 +46,7 @@ async def write_version(
             assert current is not None
             return write_response(request, current, 200, "No change: the content is the same")
         version = 1 if current is None else current.version + 1
-        moment = now()
-        body = stored_form(resource, request.id, version, moment)
-        write = Write(request.resource_type, request.id, version, moment, method, body)
+        write = new_version(context, request, resource, request.id, version, method)
         try:
             stored = await context.store.commit(write)
         except VersionConflict:

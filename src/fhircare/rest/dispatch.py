@@ -17,6 +17,7 @@ from fhircare.interactions.history import history
 from fhircare.interactions.patch import patch
 from fhircare.interactions.read import read
 from fhircare.interactions.request import Context, FhirRequest, FhirResponse
+from fhircare.interactions.search import search
 from fhircare.interactions.update import update
 from fhircare.interactions.vread import vread
 
@@ -31,7 +32,7 @@ class Route:
     resource_type: str | None = None
     id: str | None = None
     version: str | None = None
-    reads_body: bool = False
+    body: str | None = None  # what the body must be: resource, patch or form
     shapes_resource: bool = False
 
 
@@ -44,20 +45,21 @@ def route(method: str, segments: list[str]) -> Route:
             raise errors.not_found(f"Resource type '{segments[0][:64]}' is not supported")
         raise errors.not_found(f"No FHIR endpoint at '/{'/'.join(segments)[:100]}'")
     table: dict[tuple[str, ...], dict[str, Route]] = {
-        (): {},
+        (): {"GET": Route(search)},
         ("metadata",): {"GET": Route(capabilities)},
         ("_history",): {"GET": Route(history)},
     }
     if shape and shape[0] == "T":
         t = segments[0]
-        table[("T",)] = {"POST": Route(create, t, reads_body=True)}
+        table[("T",)] = {"GET": Route(search, t), "POST": Route(create, t, body="resource")}
+        table[("T", "_search")] = {"POST": Route(search, t, body="form")}
         table[("T", "_history")] = {"GET": Route(history, t)}
         if len(segments) >= 2 and not segments[1].startswith(("_", "$")):
             i = segments[1]
             table[("T", i)] = {
                 "GET": Route(read, t, i, shapes_resource=True),
-                "PUT": Route(update, t, i, reads_body=True),
-                "PATCH": Route(patch, t, i, reads_body=True),
+                "PUT": Route(update, t, i, body="resource"),
+                "PATCH": Route(patch, t, i, body="patch"),
                 "DELETE": Route(delete, t, i),
             }
             table[("T", i, "_history")] = {"GET": Route(history, t, i)}

@@ -44,10 +44,17 @@ def response_type(accept: str | None, format_param: str | None) -> str:
     )
 
 
-def check_body_type(content_type: str | None, patch: bool = False) -> None:
-    """415 unless the body is FHIR JSON (or a JSON Patch for PATCH)."""
+FORM = "application/x-www-form-urlencoded"
+
+
+def check_body_type(content_type: str | None, kind: str = "resource") -> None:
+    """415 unless the body is FHIR JSON, a JSON Patch (``kind`` patch) or a form (``form``)."""
     media = _media_type(content_type or "")
-    if patch:
+    if kind == "form":
+        if media not in ("", FORM):
+            raise errors.unsupported_media(f"POST _search takes {FORM}, not '{media}'")
+        return
+    if kind == "patch":
         if media != JSON_PATCH:
             raise errors.unsupported_media(
                 f"PATCH needs {JSON_PATCH}; '{media or 'no Content-Type'}' is not supported"

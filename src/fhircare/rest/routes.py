@@ -26,8 +26,8 @@ def fhir_router(settings: Settings) -> APIRouter:
         segments = [s for s in path.split("/") if s]
         chosen = route(request.method, segments)
         body = b""
-        if chosen.reads_body:
-            check_body_type(request.headers.get("content-type"), patch=request.method == "PATCH")
+        if chosen.body is not None:
+            check_body_type(request.headers.get("content-type"), chosen.body)
             body = await read_body(request, settings.max_body_bytes)
         fhir_request = FhirRequest(
             method=request.method,

@@ -6,7 +6,16 @@ each is atomic, which is the behaviour the MongoDB store gets from its compare-a
 
 from __future__ import annotations
 
-from fhircare.storage.protocol import HistoryQuery, StoredVersion, VersionConflict, Write
+from typing import Any
+
+from fhircare.search.match import matches
+from fhircare.storage.protocol import (
+    HistoryQuery,
+    SearchQuery,
+    StoredVersion,
+    VersionConflict,
+    Write,
+)
 
 
 class MemoryStore:
@@ -16,6 +25,7 @@ class MemoryStore:
         self._current: dict[tuple[str, str], StoredVersion] = {}
         self._versions: dict[tuple[str, str, int], StoredVersion] = {}
         self._log: list[StoredVersion] = []
+        self._index: dict[tuple[str, str], tuple[dict[str, Any], ...]] = {}
         self._seq = 0
 
     async def open(self) -> None:
@@ -47,6 +57,7 @@ class MemoryStore:
             self._seq,
         )
         self._current[key] = stored
+        self._index[key] = write.index
         self._versions[(*key, write.version)] = stored
         self._log.append(stored)
         return stored
@@ -68,3 +79,24 @@ class MemoryStore:
 
     async def count_history(self, query: HistoryQuery) -> int:
         return len(self._matching(query))
+
+    def _found(self, query: SearchQuery) -> list[StoredVersion]:
+        found = []
+        for key in sorted(self._current):
+            stored = self._current[key]
+            if stored.deleted or query.resource_type not in (None, stored.resource_type):
+                continue
+            fields = {"rid": stored.id, "lastUpdated": stored.last_updated}
+            entries = self._index.get(key, ())
+            if all(matches(p, entries, fields) for p in query.predicates):
+                found.append(stored)
+        return found
+
+    async def search(self, query: SearchQuery) -> list[StoredVersion]:
+        found = self._found(query)
+        if query.after_key is not None:
+            found = [v for v in found if f"{v.resource_type}/{v.id}" > query.after_key]
+        return found[: query.count]
+
+    async def count(self, query: SearchQuery) -> int:
+        return len(self._found(query))

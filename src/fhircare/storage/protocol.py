@@ -12,9 +12,12 @@ Semantics the contract suite (``tests/contract``) checks on every implementation
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from fhircare.search.predicates import Predicate
 
 
 class VersionConflict(Exception):
@@ -35,6 +38,7 @@ class Write:
     last_updated: datetime
     method: str
     body: bytes | None
+    index: tuple[dict[str, Any], ...] = field(default=(), compare=False)
 
     @property
     def deleted(self) -> bool:
@@ -69,6 +73,17 @@ class HistoryQuery:
     count: int = 20
 
 
+@dataclass(frozen=True)
+class SearchQuery:
+    """Current, not deleted resources of ``resource_type`` (any type if None) matching every
+    predicate, in key order (``Type/id``), from just after ``after_key``."""
+
+    resource_type: str | None
+    predicates: tuple[Predicate, ...] = ()
+    count: int = 20
+    after_key: str | None = None
+
+
 class ResourceStore(Protocol):
     """A FHIR resource store. https://hl7.org/fhir/R4/http.html"""
 
@@ -91,3 +106,9 @@ class ResourceStore(Protocol):
 
     async def count_history(self, query: HistoryQuery) -> int:
         """How many versions ``history`` would list without paging."""
+
+    async def search(self, query: SearchQuery) -> list[StoredVersion]:
+        """One page of the current resources that match, in key order."""
+
+    async def count(self, query: SearchQuery) -> int:
+        """How many current resources match, ignoring paging."""

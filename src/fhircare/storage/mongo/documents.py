@@ -30,7 +30,13 @@ def version_document(write: Write, seq: int) -> dict[str, Any]:
         "lastUpdated": write.last_updated,
         "method": write.method,
         "json": None if write.body is None else write.body.decode("utf-8"),
+        "idx": list(write.index),
     }
+
+
+def history_document(version: dict[str, Any]) -> dict[str, Any]:
+    """History keeps the version without its index entries (only current ones are searched)."""
+    return {k: v for k, v in version.items() if k != "idx"}
 
 
 def current_fields(version: dict[str, Any]) -> dict[str, Any]:

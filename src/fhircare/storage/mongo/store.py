@@ -23,6 +23,7 @@ SQLite backend, where a lookup that is not an insert scans its collection.
 from __future__ import annotations
 
 from contextlib import suppress
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,14 +31,23 @@ from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from fhircare.search.match import matches
 from fhircare.storage.mongo.documents import (
     current_fields,
+    history_document,
     resource_key,
     to_stored,
     version_document,
     version_key,
 )
-from fhircare.storage.protocol import HistoryQuery, StoredVersion, VersionConflict, Write
+from fhircare.storage.mongo.query import prefilter
+from fhircare.storage.protocol import (
+    HistoryQuery,
+    SearchQuery,
+    StoredVersion,
+    VersionConflict,
+    Write,
+)
 
 Document = dict[str, Any]
 
@@ -68,6 +78,11 @@ class MongoStore:
         await self._history.create_index(
             [("type", ASCENDING), ("rid", ASCENDING), ("seq", DESCENDING)], name="instance_seq"
         )
+        for name, field in (("idx_c", "c"), ("idx_v", "v"), ("idx_r", "r"), ("idx_lo", "lo")):
+            await self._current.create_index(
+                [("idx.p", ASCENDING), (f"idx.{field}", ASCENDING)], name=name
+            )
+        await self._current.create_index([("type", ASCENDING), ("_id", ASCENDING)], name="type_key")
         await self.recover()
 
     async def recover(self, everything: bool = False) -> int:
@@ -125,7 +140,7 @@ class MongoStore:
         landed = await self._set_current(version)
         if landed:
             with suppress(DuplicateKeyError):
-                await self._history.insert_one(version)
+                await self._history.insert_one(history_document(version))
         await self._journal.delete_one({"_id": version["_id"]})
         return landed
 
@@ -180,6 +195,42 @@ class MongoStore:
 
     async def count_history(self, query: HistoryQuery) -> int:
         return await self._history.count_documents(self._filter(query))
+
+    @staticmethod
+    def _search_filter(query: SearchQuery) -> Document:
+        criteria: Document = {"deleted": False}
+        if query.resource_type is not None:
+            criteria["type"] = query.resource_type
+        narrowing = [f for f in (prefilter(p) for p in query.predicates) if f]
+        if narrowing:
+            criteria["$and"] = narrowing
+        return criteria
+
+    async def _matching(self, query: SearchQuery, limit: int | None) -> list[Document]:
+        """Candidates in key order, kept when the exact predicates hold (see query.py)."""
+        criteria = self._search_filter(query)
+        batch = max(100, 2 * (limit or 0))
+        after = query.after_key
+        found: list[Document] = []
+        while limit is None or len(found) < limit:
+            page_filter = criteria if after is None else {**criteria, "_id": {"$gt": after}}
+            cursor = self._current.find(page_filter).sort("_id", ASCENDING).limit(batch)
+            candidates = await cursor.to_list()
+            for document in candidates:
+                fields = {"rid": document["rid"], "lastUpdated": document["lastUpdated"]}
+                entries = document.get("idx") or ()
+                if all(matches(p, entries, fields) for p in query.predicates):
+                    found.append(document)
+            if len(candidates) < batch:
+                break
+            after = candidates[-1]["_id"]
+        return found if limit is None else found[:limit]
+
+    async def search(self, query: SearchQuery) -> list[StoredVersion]:
+        return [to_stored(d) for d in await self._matching(query, query.count)]
+
+    async def count(self, query: SearchQuery) -> int:
+        return len(await self._matching(replace(query, after_key=None), None))
 
 
 def connect(uri: str, database: str) -> MongoStore:

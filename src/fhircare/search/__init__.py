@@ -1,0 +1,1 @@
+"""FHIR search: parameter registry, index extraction at write time, the SearchRequest IR."""

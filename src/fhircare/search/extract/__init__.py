@@ -1,0 +1,1 @@
+"""One extractor per SearchParameter type; each turns FHIRPath results into index entries."""
