@@ -9,9 +9,11 @@ from fastapi import FastAPI
 
 from fhircare import __version__
 from fhircare.interactions.request import Context, Limits
+from fhircare.interactions.search_parameters import SearchParameters
 from fhircare.rest import errors
 from fhircare.rest.request_id import RequestIdMiddleware
 from fhircare.rest.routes import fhir_router
+from fhircare.search.registry import default_registry
 from fhircare.settings import Settings
 from fhircare.storage.protocol import ResourceStore
 
@@ -24,9 +26,13 @@ def open_store(settings: Settings) -> ResourceStore:
 
 
 def context_for(settings: Settings, store: ResourceStore) -> Context:
-    """What interactions need: the store and the limits the settings give."""
+    """What interactions need: the store, the limits the settings give and the search
+    parameters (call ``context.search_parameters.load()`` once the store is open)."""
     limits = Limits(settings.default_count, settings.max_count, settings.max_json_depth)
-    return Context(store=store, limits=limits)
+    parameters = SearchParameters(
+        store, default_registry(), settings.search_parameter_refresh_seconds
+    )
+    return Context(store=store, limits=limits, search_parameters=parameters)
 
 
 def create_app(settings: Settings | None = None, store: ResourceStore | None = None) -> FastAPI:
@@ -38,6 +44,7 @@ def create_app(settings: Settings | None = None, store: ResourceStore | None = N
         active = store or open_store(settings)
         await active.open()
         app.state.context = context_for(settings, active)
+        await app.state.context.search_parameters.load()
         try:
             yield
         finally:

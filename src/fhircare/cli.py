@@ -75,6 +75,49 @@ def load(paths: Annotated[list[Path], typer.Argument(help="Bundle files or folde
         raise typer.Exit(1)
 
 
+@app.command()
+def reindex(
+    resource_type: Annotated[
+        str | None, typer.Option("--type", help="Only this resource type (default: all).")
+    ] = None,
+) -> None:
+    """Recompute the search index of stored resources with the current search parameters
+    (after a SearchParameter became active or changed)."""
+    from fhircare.fhir.models import RESOURCE_TYPES
+
+    if resource_type is not None and resource_type not in RESOURCE_TYPES:
+        err.print(f"[red]error[/red] '{resource_type}' is not a resource type this server serves")
+        raise typer.Exit(2)
+    settings = Settings()
+    reindexed, skipped = asyncio.run(_reindex(settings, resource_type))
+    scope = resource_type or "all types"
+    err.print(f"reindexed: {reindexed} resources of {scope}, {skipped} skipped (changed meanwhile)")
+
+
+async def _reindex(settings: Settings, resource_type: str | None) -> tuple[int, int]:
+    from fhircare.app import context_for, open_store
+    from fhircare.interactions.reindex import reindex_resources
+
+    store = open_store(settings)
+    await store.open()
+    try:
+        context = context_for(settings, store)
+        await context.search_parameters.load()
+        with Progress(
+            TextColumn("reindexing"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
+        ) as bar:
+            task = bar.add_task("reindex", total=None)
+            report = await reindex_resources(
+                context,
+                resource_type,
+                settings.public_base_url,
+                lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    finally:
+        await store.close()
+    return report.reindexed, report.skipped
+
+
 @db_app.command("run")
 def db_run() -> None:
     """Run the dev FerretDB in the foreground (what ``serve`` starts without MONGODB_URI)."""
@@ -113,6 +156,7 @@ def _load(settings: Settings, paths: list[Path]) -> LoadReport:
         store = open_store(settings)
         await store.open()
         context = context_for(settings, store)
+        await context.search_parameters.load()
         with Progress(
             TextColumn("loading"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
         ) as bar:

@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     max_count: int = Field(default=1000, description="Largest _count honoured.")
     max_json_depth: int = Field(default=64, description="Deepest nesting of a resource's JSON.")
     log_level: str = Field(default="info", description="Log level.")
+    search_parameter_refresh_seconds: float = Field(
+        default=2.0,
+        description="How often (at most) a process checks the store for SearchParameter "
+        "changes made by other processes; its own changes apply at once.",
+    )
 
     def effective_mongodb_uri(self) -> str:
         """The configured MongoDB, or the dev store that ``fhircare serve`` starts."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fhircare.search.predicates import AllOf, AnyOf, Cond, Entry, Field, Not
-from fhircare.storage.protocol import ResourceStore, SearchQuery, Write
+from fhircare.storage.protocol import Position, ResourceStore, SearchQuery, Write
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 D = lambda *a: datetime(*a, tzinfo=UTC)  # noqa: E731
@@ -108,7 +108,7 @@ async def test_deleted_are_not_found_and_pages_are_exact(store: ResourceStore) -
         if not page:
             break
         seen += [v.id for v in page]
-        after = f"Task/{page[-1].id}"
+        after = Position((), f"Task/{page[-1].id}")
         await store.commit(Write("Task", f"t9{len(seen)}", 1, T0, "POST", b"{}", ()))
     assert seen == ["t0", "t1", "t2", "t4", "t5", "t6"]
 
@@ -116,4 +116,6 @@ async def test_deleted_are_not_found_and_pages_are_exact(store: ResourceStore) -
 async def test_count_ignores_the_page_cursor(store: ResourceStore) -> None:
     await seed(store)
     active = Entry("status", (Cond("c", "eq", "active"),))
-    assert await store.count(SearchQuery("Task", (active,), 1, "Task/a")) == 2
+    assert (
+        await store.count(SearchQuery("Task", (active,), 1, Position((), "Task/a"), as_of=1)) == 2
+    )

@@ -8,6 +8,7 @@ modifiers (#modifiers), chaining (#chaining), ``_has`` (#has), ``_include`` and
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -18,6 +19,8 @@ from fhircare.loader import load
 from fhircare.storage.protocol import ResourceStore
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MILLISECOND = timedelta(milliseconds=1)
 
 
 @pytest.fixture
@@ -179,9 +182,14 @@ async def test_new_writes_are_searchable_and_deletes_are_not(loaded: httpx.Async
     assert f"Goal/{id}" not in await found(loaded, "/Goal", subject="Patient/pat-copd")
 
 
-async def test_sort_other_than_the_default_order_is_refused_not_ignored(
-    loaded: httpx.AsyncClient,
-) -> None:
+async def test_sort_by_last_updated_descending(loaded: httpx.AsyncClient) -> None:
     assert len(await found(loaded, "/Goal", _sort="_id")) == 4
-    refused = await loaded.get("/Goal", params={"_sort": "-_lastUpdated"})
-    assert refused.status_code == 400 and refused.json()["issue"][0]["expression"] == ["_sort"]
+    response = await loaded.get("/Goal", params={"_sort": "-_lastUpdated"})
+    assert response.status_code == 200, response.text
+    goals = [e["resource"] for e in response.json()["entry"]]
+    # newest first (MongoDB keeps milliseconds), ties by key ascending
+    order = [
+        (-((datetime.fromisoformat(g["meta"]["lastUpdated"]) - EPOCH) // MILLISECOND), g["id"])
+        for g in goals
+    ]
+    assert len(order) == 4 and order == sorted(order)

@@ -1,17 +1,22 @@
 """capabilities: ``GET [base]/metadata``. https://hl7.org/fhir/R4/http.html#capabilities
 
 Built from what the server implements and nothing more: the interactions listed here,
-the resource types the validation models know and the search parameters of the registry.
+the resource types the validation models know and the search parameters of the registry
+(the packaged ones and the active SearchParameter resources), and the ``$reindex`` operation.
+A statement is rendered once per (base URL, registry object): a changed set of search
+parameters is a new registry, hence a new statement.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from fhircare import __version__
 from fhircare.fhir import jsonio
 from fhircare.fhir.ids import format_instant, now
 from fhircare.fhir.models import RESOURCE_TYPES
+from fhircare.interactions.reindex import OPERATION as REINDEX
 from fhircare.interactions.request import Context, FhirRequest, FhirResponse
 from fhircare.search.registry import SearchParamRegistry
 
@@ -40,6 +45,12 @@ def _search_params(registry: SearchParamRegistry, resource_type: str) -> list[di
     ]
 
 
+def _reindex_operation(base_url: str) -> dict[str, str]:
+    """``$reindex`` (``interactions/reindex.py``), at system and type level; the definition
+    is a canonical URL of fhircare's (no OperationDefinition resource is served for it)."""
+    return {"name": "reindex", "definition": f"{base_url}/OperationDefinition/{REINDEX}"}
+
+
 def capability_statement(base_url: str, registry: SearchParamRegistry) -> dict[str, Any]:
     resources = [
         {
@@ -55,6 +66,7 @@ def capability_statement(base_url: str, registry: SearchParamRegistry) -> dict[s
             "conditionalRead": "full-support",
             "conditionalUpdate": False,
             "conditionalDelete": "not-supported",
+            "operation": [_reindex_operation(base_url)],
         }
         for resource_type in sorted(RESOURCE_TYPES)
     ]
@@ -74,16 +86,22 @@ def capability_statement(base_url: str, registry: SearchParamRegistry) -> dict[s
                 "mode": "server",
                 "resource": resources,
                 "interaction": [{"code": code} for code in SYSTEM_INTERACTIONS],
+                "operation": [_reindex_operation(base_url)],
             }
         ],
     }
 
 
-_RENDERED: dict[tuple[str, int], bytes] = {}
+# Keyed by the registry object itself (weakly, so a replaced registry's statements go with
+# it; an ``id()`` could be reused by a later registry), then by base URL.
+_RENDERED: weakref.WeakKeyDictionary[SearchParamRegistry, dict[str, bytes]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 async def capabilities(context: Context, request: FhirRequest) -> FhirResponse:
-    key = (request.base_url, id(context.registry))
-    if key not in _RENDERED:
-        _RENDERED[key] = jsonio.dumps(capability_statement(request.base_url, context.registry))
-    return FhirResponse(200, _RENDERED[key])
+    registry = context.registry
+    rendered = _RENDERED.setdefault(registry, {})
+    if request.base_url not in rendered:
+        rendered[request.base_url] = jsonio.dumps(capability_statement(request.base_url, registry))
+    return FhirResponse(200, rendered[request.base_url])

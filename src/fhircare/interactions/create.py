@@ -19,4 +19,5 @@ async def create(context: Context, request: FhirRequest) -> FhirResponse:
     resource = parse_resource(request.body, request.resource_type, context.limits)
     id = new_id()
     stored = await context.store.commit(new_version(context, request, resource, id, 1, "POST"))
+    await context.search_parameters.written(request.resource_type)
     return write_response(request, stored, 201, f"Created {request.resource_type}/{id}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from fhircare.interactions.search_parameters import SearchParameters
 from fhircare.search.limits import SearchLimits
 from fhircare.search.registry import SearchParamRegistry, default_registry
 from fhircare.storage.protocol import ResourceStore
@@ -51,9 +52,22 @@ class Limits:
 
 @dataclass(frozen=True)
 class Context:
-    """What every interaction needs: the store, the search parameters and the limits."""
+    """What every interaction needs: the store, the search parameters and the limits.
+
+    ``search_parameters`` holds the registry, rebuilt when SearchParameter resources change
+    (``search_parameters.py``); without one, a holder over ``store`` and the packaged
+    registry is made. ``registry`` is the registry as it is now: read it per request."""
 
     store: ResourceStore
     limits: Limits = Limits()
     search_limits: SearchLimits = field(default_factory=SearchLimits)
-    registry: SearchParamRegistry = field(default_factory=default_registry)
+    search_parameters: SearchParameters = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.search_parameters is None:
+            holder = SearchParameters(self.store, default_registry())
+            object.__setattr__(self, "search_parameters", holder)
+
+    @property
+    def registry(self) -> SearchParamRegistry:
+        return self.search_parameters.registry

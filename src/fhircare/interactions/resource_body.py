@@ -12,6 +12,7 @@ from typing import Any
 from fhircare.fhir import errors, jsonio
 from fhircare.fhir.ids import format_instant, now
 from fhircare.interactions.request import Context, FhirRequest, Limits
+from fhircare.interactions.search_parameters import SEARCH_PARAMETER
 from fhircare.search.indexer import Indexer
 from fhircare.storage.protocol import Write
 from fhircare.validation import validate_resource
@@ -77,6 +78,8 @@ def new_version(
 ) -> Write:
     """The Write of ``resource`` as version ``version``, with its search index entries."""
     assert request.resource_type is not None
+    if request.resource_type == SEARCH_PARAMETER:
+        context.search_parameters.check(resource, id)
     moment = now()
     stored = stored_form(resource, id, version, moment)
     entries = Indexer(context.registry, request.base_url or None).entries(stored)

@@ -16,6 +16,7 @@ from fhircare.interactions.delete import delete
 from fhircare.interactions.history import history
 from fhircare.interactions.patch import patch
 from fhircare.interactions.read import read
+from fhircare.interactions.reindex import reindex
 from fhircare.interactions.request import Context, FhirRequest, FhirResponse
 from fhircare.interactions.search import search
 from fhircare.interactions.update import update
@@ -40,7 +41,7 @@ def route(method: str, segments: list[str]) -> Route:
     """Pick the interaction; 404 for unknown paths and types, 405 for a wrong method."""
     method = "GET" if method == "HEAD" else method
     shape = tuple("T" if i == 0 and s in RESOURCE_TYPES else s for i, s in enumerate(segments))
-    if segments and shape[0] != "T" and segments[0] not in ("metadata", "_history"):
+    if segments and shape[0] != "T" and segments[0] not in ("metadata", "_history", "$reindex"):
         if segments[0][:1].isupper():
             raise errors.not_found(f"Resource type '{segments[0][:64]}' is not supported")
         raise errors.not_found(f"No FHIR endpoint at '/{'/'.join(segments)[:100]}'")
@@ -48,12 +49,14 @@ def route(method: str, segments: list[str]) -> Route:
         (): {"GET": Route(search)},
         ("metadata",): {"GET": Route(capabilities)},
         ("_history",): {"GET": Route(history)},
+        ("$reindex",): {"POST": Route(reindex)},
     }
     if shape and shape[0] == "T":
         t = segments[0]
         table[("T",)] = {"GET": Route(search, t), "POST": Route(create, t, body="resource")}
         table[("T", "_search")] = {"POST": Route(search, t, body="form")}
         table[("T", "_history")] = {"GET": Route(history, t)}
+        table[("T", "$reindex")] = {"POST": Route(reindex, t)}
         if len(segments) >= 2 and not segments[1].startswith(("_", "$")):
             i = segments[1]
             table[("T", i)] = {

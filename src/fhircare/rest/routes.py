@@ -40,6 +40,7 @@ def fhir_router(settings: Settings) -> APIRouter:
             base_url=base_url(settings, request),
         )
         context: Context = request.app.state.context
+        await context.search_parameters.refresh()  # another process may have changed them
         answer = await chosen.interaction(context, fhir_request)
         if chosen.shapes_resource:
             answer = _shaped(answer, request)

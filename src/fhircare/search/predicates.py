@@ -151,11 +151,13 @@ def _reference(clause: Clause, value: Value) -> Predicate:
 def _ordered(clause: Clause, value: Value, low: Any, high: Any, exact: Any) -> Predicate:
     """The prefix rules over target ranges [lo, hi) (https://hl7.org/fhir/R4/search.html#prefix)."""
     prefix = value.prefix or "eq"
-    extra = _quantity_conds(clause, value)
-    inside = Entry(clause.code, (Cond("lo", "gte", low), Cond("hi", "lte", high), *extra))
+    units = _quantity_units(clause, value)
 
-    def entry(*conds: Cond) -> Entry:
-        return Entry(clause.code, (*conds, *extra))
+    def entry(*conds: Cond) -> Predicate:
+        parts = tuple(Entry(clause.code, (*conds, *extra)) for extra in units)
+        return parts[0] if len(parts) == 1 else AnyOf(parts)
+
+    inside = entry(Cond("lo", "gte", low), Cond("hi", "lte", high))
 
     if prefix == "eq":
         return inside
@@ -181,15 +183,19 @@ def _ordered(clause: Clause, value: Value, low: Any, high: Any, exact: Any) -> P
     raise errors.invalid(f"Unknown prefix '{prefix}'", clause.code)
 
 
-def _quantity_conds(clause: Clause, value: Value) -> tuple[Cond, ...]:
-    if clause.param_type != "quantity":
-        return ()
-    conds = []
-    if value.system:
-        conds.append(Cond("s", "eq", value.system))
+def _quantity_units(clause: Clause, value: Value) -> tuple[tuple[Cond, ...], ...]:
+    """The unit conditions a quantity value adds, as alternatives: ``n|system|code`` needs
+    both; ``n||code`` (no system) matches the code or the unit as written, "where the units -
+    either the code or the stated human unit - are" the code (https://hl7.org/fhir/R4/search.html#quantity).
+    """
+    if clause.param_type != "quantity" or not (value.system or value.code):
+        return ((),)
+    if not value.system:
+        return ((Cond("c", "eq", value.code),), (Cond("u", "eq", value.code),))
+    conds = [Cond("s", "eq", value.system)]
     if value.code:
         conds.append(Cond("c", "eq", value.code))
-    return tuple(conds)
+    return (tuple(conds),)
 
 
 def _number(clause: Clause, value: Value) -> Predicate:

@@ -6,11 +6,15 @@ each is atomic, which is the behaviour the MongoDB store gets from its compare-a
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fhircare.search.match import matches
+from fhircare.search.sort_values import compare, sort_key, sort_values, values_of
 from fhircare.storage.protocol import (
     HistoryQuery,
+    Position,
+    SearchPage,
     SearchQuery,
     StoredVersion,
     VersionConflict,
@@ -26,6 +30,7 @@ class MemoryStore:
         self._versions: dict[tuple[str, str, int], StoredVersion] = {}
         self._log: list[StoredVersion] = []
         self._index: dict[tuple[str, str], tuple[dict[str, Any], ...]] = {}
+        self._sort_values: dict[tuple[str, str, int], dict[str, dict[str, Any]]] = {}
         self._seq = 0
 
     async def open(self) -> None:
@@ -58,6 +63,7 @@ class MemoryStore:
         )
         self._current[key] = stored
         self._index[key] = write.index
+        self._sort_values[(*key, write.version)] = write.sort_values or {}
         self._versions[(*key, write.version)] = stored
         self._log.append(stored)
         return stored
@@ -93,10 +99,64 @@ class MemoryStore:
         return found
 
     async def search(self, query: SearchQuery) -> list[StoredVersion]:
-        found = self._found(query)
-        if query.after_key is not None:
-            found = [v for v in found if f"{v.resource_type}/{v.id}" > query.after_key]
-        return found[: query.count]
+        return (await self.search_page(query)).versions
+
+    async def search_page(self, query: SearchQuery) -> SearchPage:
+        as_of = self._seq if query.as_of is None else query.as_of
+        placed: list[tuple[tuple[Any, ...], str, StoredVersion]] = []
+        for stored in self._found(query):
+            key = (stored.resource_type, stored.id)
+            if stored.seq <= as_of:
+                then, values = stored, sort_values(self._index.get(key, ()))
+            else:
+                earlier = self._version_as_of(stored, as_of)
+                if earlier is None:
+                    continue  # created (or recreated) after the walk began
+                then, values = earlier, self._sort_values.get((*key, earlier.version), {})
+            fields = {"rid": then.id, "lastUpdated": then.last_updated}
+            placed.append((values_of(query.sort, values, fields), "/".join(key), stored))
+        placed.sort(key=lambda p: sort_key(query.sort)((p[0], p[1])))
+        if query.after is not None:
+            after = (query.after.values, query.after.key)
+            placed = [p for p in placed if compare(query.sort, (p[0], p[1]), after) > 0]
+        placed = placed[: query.count]
+        return SearchPage([p[2] for p in placed], [Position(p[0], p[1]) for p in placed], as_of)
+
+    def _version_as_of(self, current: StoredVersion, as_of: int) -> StoredVersion | None:
+        """The version of ``current``'s resource that was current at sequence ``as_of``."""
+        for number in range(current.version - 1, 0, -1):
+            version = self._versions.get((current.resource_type, current.id, number))
+            if version is not None and version.seq <= as_of:
+                return None if version.deleted else version
+        return None
 
     async def count(self, query: SearchQuery) -> int:
         return len(self._found(query))
+
+    def _live(self, resource_type: str | None) -> list[tuple[str, str]]:
+        return [
+            key
+            for key in sorted(self._current)
+            if not self._current[key].deleted and resource_type in (None, key[0])
+        ]
+
+    async def iterate_current(
+        self, resource_type: str | None, batch: int = 500
+    ) -> AsyncIterator[list[StoredVersion]]:
+        keys = self._live(resource_type)
+        for start in range(0, len(keys), batch):
+            page = [self._current.get(key) for key in keys[start : start + batch]]
+            yield [v for v in page if v is not None and not v.deleted]
+
+    async def count_current(self, resource_type: str | None) -> int:
+        return len(self._live(resource_type))
+
+    async def replace_index(
+        self, version: StoredVersion, index: tuple[dict[str, Any], ...]
+    ) -> bool:
+        key = (version.resource_type, version.id)
+        current = self._current.get(key)
+        if current is None or current.deleted or current.version != version.version:
+            return False
+        self._index[key] = index  # keep in step with what commit keeps of write.index
+        return True

@@ -16,7 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from fhircare.search.request import SortKey
+from fhircare.search.sort_values import SortValue, sort_values
+
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from fhircare.search.predicates import Predicate
 
 
@@ -39,6 +44,12 @@ class Write:
     method: str
     body: bytes | None
     index: tuple[dict[str, Any], ...] = field(default=(), compare=False)
+    sort_values: dict[str, dict[str, Any]] | None = field(default=None, compare=False)
+    """``search.sort_values.sort_values(index)``, computed from ``index`` when not given."""
+
+    def __post_init__(self) -> None:
+        if self.sort_values is None:
+            object.__setattr__(self, "sort_values", sort_values(self.index))
 
     @property
     def deleted(self) -> bool:
@@ -74,14 +85,43 @@ class HistoryQuery:
 
 
 @dataclass(frozen=True)
+class Position:
+    """Where a resource stands in a sorted search: one value per sort key (None when it
+    has none) and its key ``Type/id``, the final tiebreaker."""
+
+    values: tuple[SortValue, ...]
+    key: str
+
+
+@dataclass(frozen=True)
 class SearchQuery:
     """Current, not deleted resources of ``resource_type`` (any type if None) matching every
-    predicate, in key order (``Type/id``), from just after ``after_key``."""
+    predicate, ordered by ``sort`` (see ``search.sort_values``) then by key (``Type/id``),
+    from just after ``after``.
+
+    ``as_of`` makes paging exact while others write: a store's write sequence number
+    (``SearchPage.as_of`` of the first page). A resource then stands where its version
+    current at ``as_of`` stood, so its position stays put for the whole walk: every
+    resource that matches throughout is listed once, none twice; one created after
+    ``as_of`` is not listed. Without it, a resource stands where its current version does.
+    """
 
     resource_type: str | None
     predicates: tuple[Predicate, ...] = ()
     count: int = 20
-    after_key: str | None = None
+    after: Position | None = None
+    sort: tuple[SortKey, ...] = ()
+    as_of: int | None = None
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """A page of ``search_page``: the versions, each one's position, and the watermark to
+    pass as ``SearchQuery.as_of`` for the following pages."""
+
+    versions: list[StoredVersion]
+    positions: list[Position]
+    as_of: int
 
 
 class ResourceStore(Protocol):
@@ -108,7 +148,33 @@ class ResourceStore(Protocol):
         """How many versions ``history`` would list without paging."""
 
     async def search(self, query: SearchQuery) -> list[StoredVersion]:
-        """One page of the current resources that match, in key order."""
+        """One page of the current resources that match, in ``query`` order."""
+
+    async def search_page(self, query: SearchQuery) -> SearchPage:
+        """As ``search``, with positions and a watermark for exact keyset paging."""
 
     async def count(self, query: SearchQuery) -> int:
         """How many current resources match, ignoring paging."""
+
+    # Reindexing (``interactions/reindex.py``): recomputing the index entries of current
+    # resources after the search parameters changed.
+
+    def iterate_current(
+        self, resource_type: str | None, batch: int = 500
+    ) -> AsyncIterator[list[StoredVersion]]:
+        """Every current, not deleted resource (of ``resource_type``; all if None), in key
+        order, ``batch`` at a time; what is written meanwhile may or may not be listed."""
+        ...
+
+    async def count_current(self, resource_type: str | None) -> int:
+        """How many current, not deleted resources (of ``resource_type``) there are."""
+
+    async def replace_index(
+        self, version: StoredVersion, index: tuple[dict[str, Any], ...]
+    ) -> bool:
+        """Set the index entries (and what the store derives from them, as ``commit``
+        does) of the current resource if it is still ``version`` (not deleted); False,
+        changing nothing, if it moved on. Comparing the version is enough: a writer that
+        moves the resource on computes the entries of its new version itself, with the
+        registry it runs with, so a skipped resource is never left stale by a reindex.
+        Changes nothing else: no version, history or sequence number."""

@@ -31,11 +31,14 @@ def version_document(write: Write, seq: int) -> dict[str, Any]:
         "method": write.method,
         "json": None if write.body is None else write.body.decode("utf-8"),
         "idx": list(write.index),
+        "sk": write.sort_values or {},
     }
 
 
 def history_document(version: dict[str, Any]) -> dict[str, Any]:
-    """History keeps the version without its index entries (only current ones are searched)."""
+    """History keeps the version without its index entries (only current ones are searched)
+    but with its sort values ``sk``: exact paging places a resource changed during a walk
+    where its earlier version stood (``SearchQuery.as_of``)."""
     return {k: v for k, v in version.items() if k != "idx"}
 
 
