@@ -7,11 +7,14 @@ matches one hop may carry is a limit: past it the search is 400 ``too-costly``.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fhircare.fhir import errors, jsonio
+from fhircare.fhir.models import RESOURCE_TYPES
 from fhircare.interactions.request import Context
 from fhircare.search.indexer import Indexer
 from fhircare.search.predicates import Cond, Entry, Field, Predicate, predicate
-from fhircare.search.request import Clause, SearchRequest
+from fhircare.search.request import Clause, SearchRequest, Value
 from fhircare.storage.protocol import SearchQuery
 
 
@@ -25,9 +28,40 @@ async def resolve_clauses(
             resolved.append(await _has(context, indexer, parsed.resource_type, clause))
         elif clause.chain:
             resolved.append(await _chain(context, parsed.resource_type, clause))
+        elif clause.param_type == "reference" and _without_type(clause.modifier) is None:
+            local = _local_references(context, parsed.resource_type, clause, indexer.base_url)
+            resolved.append(predicate(local))
         else:
             resolved.append(predicate(clause))
     return tuple(resolved)
+
+
+def _local_references(
+    context: Context, resource_type: str | None, clause: Clause, base_url: str | None
+) -> Clause:
+    """Reference values as the index holds them: this server's absolute URLs made relative,
+    and a bare id spelled out as ``Type/id`` for each type the parameter may point at (so it
+    never matches another server's URL that happens to end in that id)."""
+    values: list[Value] = []
+    for value in clause.values:
+        raw = value.raw
+        if base_url and raw.startswith(f"{base_url}/"):
+            raw = raw[len(base_url) + 1 :].split("/_history/", 1)[0]
+        if "/" in raw or raw.startswith(("#", "urn:")) or ":" in raw:
+            values.append(replace(value, raw=raw))
+            continue
+        if clause.modifier and clause.modifier[:1].isupper():
+            types = [clause.modifier]
+        else:
+            types = _targets(context, resource_type or "Resource", clause.code) or sorted(
+                RESOURCE_TYPES
+            )
+        values += [replace(value, raw=f"{t}/{raw}") for t in types]
+    return replace(clause, values=tuple(values), modifier=_without_type(clause.modifier))
+
+
+def _without_type(modifier: str | None) -> str | None:
+    return None if modifier and modifier[:1].isupper() else modifier
 
 
 async def _keys(context: Context, resource_type: str, found: Predicate) -> list[str]:
