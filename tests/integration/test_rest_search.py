@@ -193,3 +193,14 @@ async def test_sort_by_last_updated_descending(loaded: httpx.AsyncClient) -> Non
         for g in goals
     ]
     assert len(order) == 4 and order == sorted(order)
+
+
+async def test_summary_and_elements_shape_search_entries(loaded: httpx.AsyncClient) -> None:
+    response = await loaded.get("/Patient", params={"_elements": "gender", "_id": "pat-copd"})
+    resource = response.json()["entry"][0]["resource"]
+    assert set(resource) == {"resourceType", "id", "meta", "gender"}
+    assert any(t["code"] == "SUBSETTED" for t in resource["meta"]["tag"])
+    summary = (await loaded.get("/Patient", params={"_summary": "true"})).json()
+    assert all("photo" not in e["resource"] for e in summary["entry"])
+    counted = (await loaded.get("/Task", params={"_summary": "count"})).json()
+    assert counted["total"] == 7 and counted["entry"] == []

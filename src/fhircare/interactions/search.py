@@ -15,6 +15,7 @@ from dataclasses import replace
 from urllib.parse import parse_qsl, urlencode
 
 from fhircare.fhir import bundles, errors, jsonio
+from fhircare.fhir.subsetting import subset
 from fhircare.interactions.request import Context, FhirRequest, FhirResponse
 from fhircare.interactions.search_chains import resolve_clauses
 from fhircare.interactions.search_includes import included
@@ -39,6 +40,8 @@ async def search(context: Context, request: FhirRequest) -> FhirResponse:
     as_of, after = _position(parsed)
     predicates = await resolve_clauses(context, parsed, indexer)
     count = context.limits.default_count if parsed.count is None else parsed.count
+    if parsed.summary == "count":
+        count = 0
     query = SearchQuery(parsed.resource_type, predicates, count + 1, after, parsed.sort, as_of)
     page: list[StoredVersion] = []
     next_cursor = None
@@ -51,9 +54,9 @@ async def search(context: Context, request: FhirRequest) -> FhirResponse:
     total = None
     if parsed.total != "none" or count == 0:
         total = await context.store.count(query)
-    entries = [_entry(request.base_url, v, "match") for v in page]
+    entries = [_entry(request.base_url, v, "match", parsed) for v in page]
     entries += [
-        _entry(request.base_url, v, "include")
+        _entry(request.base_url, v, "include", parsed)
         for v in await included(context, indexer, parsed, page)
     ]
     if parsed.unknown:
@@ -89,12 +92,17 @@ def _position(parsed: SearchRequest) -> tuple[int | None, Position | None]:
     return as_of, Position(values, key)
 
 
-def _entry(base_url: str, version: StoredVersion, mode: str) -> bytes:
+def _entry(base_url: str, version: StoredVersion, mode: str, parsed: SearchRequest) -> bytes:
     fields = {
         "fullUrl": f"{base_url}/{version.resource_type}/{version.id}",
         "search": {"mode": mode},
     }
-    return bundles.entry(fields, version.body)
+    body = version.body
+    summary = None if parsed.summary == "false" else parsed.summary
+    if body is not None and (summary or parsed.elements):
+        elements = list(parsed.elements) or None
+        body = jsonio.dumps(subset(jsonio.loads(body), summary, elements))
+    return bundles.entry(fields, body)
 
 
 def _unknown_outcome(parsed: SearchRequest) -> bytes:

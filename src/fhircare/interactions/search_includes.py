@@ -9,11 +9,12 @@ from __future__ import annotations
 from fhircare.fhir import errors, jsonio
 from fhircare.interactions.request import Context
 from fhircare.search.indexer import Indexer
-from fhircare.search.predicates import Cond, Entry
+from fhircare.search.predicates import ANY_PARAMETER, Cond, Entry
 from fhircare.search.request import Include, SearchRequest
 from fhircare.storage.protocol import SearchQuery, StoredVersion
 
 MAX_ITERATIONS = 4
+ANY = "*"
 
 
 async def included(
@@ -50,24 +51,16 @@ async def _apply(
     context: Context, indexer: Indexer, include: Include, sources: list[StoredVersion]
 ) -> list[StoredVersion]:
     if include.reverse:
-        keys = tuple(_key(v) for v in sources)
-        codes = _reference_codes(context, include)
-        query_parts = tuple(Entry(code, (Cond("r", "in", keys),)) for code in codes)
-        results: list[StoredVersion] = []
-        for part in query_parts:
-            results += await context.store.search(
-                SearchQuery(include.source_type, (part,), context.limits.max_included + 1)
-            )
-        return results
+        return await _referrers(context, include, tuple(_key(v) for v in sources))
     targets: list[StoredVersion] = []
     for source in sources:
-        if source.resource_type != include.source_type or source.body is None:
+        if include.source_type not in (ANY, source.resource_type) or source.body is None:
             continue
         resource = jsonio.loads(source.body)
-        for code in _reference_codes(context, include):
+        for code in _reference_codes(context, source.resource_type, include):
             for entry in indexer.entries_of(resource, code):
                 reference = str(entry.get("r", ""))
-                if "/" not in reference or reference.count("/") != 1:
+                if reference.count("/") != 1:
                     continue
                 target_type, target_id = reference.split("/")
                 if include.target_type and include.target_type != target_type:
@@ -78,14 +71,31 @@ async def _apply(
     return targets
 
 
-def _reference_codes(context: Context, include: Include) -> list[str]:
-    params = context.registry.params_for(include.source_type)
-    if include.code == "*":
+async def _referrers(
+    context: Context, include: Include, keys: tuple[str, ...]
+) -> list[StoredVersion]:
+    """Resources whose ``include.code`` reference (any reference for ``*``) names ``keys``."""
+    source_type = None if include.source_type == ANY else include.source_type
+    if source_type is None or include.code == ANY:
+        codes = [ANY_PARAMETER]
+    else:
+        codes = _reference_codes(context, source_type, include)
+    limit = context.limits.max_included + 1
+    results: list[StoredVersion] = []
+    for code in codes:
+        part = Entry(code, (Cond("r", "in", keys),))
+        results += await context.store.search(SearchQuery(source_type, (part,), limit))
+    return results
+
+
+def _reference_codes(context: Context, source_type: str, include: Include) -> list[str]:
+    params = context.registry.params_for(source_type)
+    if include.code == ANY:
         return [code for code, p in params.items() if p.type == "reference"]
     param = params.get(include.code)
     if param is None or param.type != "reference":
         raise errors.invalid(
-            f"{include.source_type}:{include.code} is not a reference parameter", "_include"
+            f"{source_type}:{include.code} is not a reference parameter", "_include"
         )
     return [include.code]
 

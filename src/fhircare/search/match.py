@@ -7,14 +7,23 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fhircare.search.entries import Entry as IndexEntry
-from fhircare.search.predicates import AllOf, AnyOf, Cond, Entry, Field, Not, Predicate
+from fhircare.search.predicates import (
+    ANY_PARAMETER,
+    AllOf,
+    AnyOf,
+    Cond,
+    Entry,
+    Field,
+    Not,
+    Predicate,
+)
 
 
 def matches(predicate: Predicate, entries: Sequence[IndexEntry], fields: Mapping[str, Any]) -> bool:
     """Does a resource with these index ``entries`` and document ``fields`` match?"""
     if isinstance(predicate, Entry):
         return any(
-            entry.get("p") == predicate.code
+            predicate.code in (ANY_PARAMETER, entry.get("p"))
             and all(_holds(c, entry.get(c.field)) for c in predicate.conds)
             for entry in entries
         )

@@ -28,9 +28,13 @@ class Cond:
     value: Any = None
 
 
+ANY_PARAMETER = "*"
+
+
 @dataclass(frozen=True)
 class Entry:
-    """Some index entry of parameter ``code`` meets every condition."""
+    """Some index entry of parameter ``code`` (of any, for ``ANY_PARAMETER``) meets every
+    condition."""
 
     code: str
     conds: tuple[Cond, ...] = ()

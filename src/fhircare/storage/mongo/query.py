@@ -15,7 +15,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fhircare.search.predicates import AllOf, AnyOf, Cond, Entry, Field, Not, Predicate
+from fhircare.search.predicates import (
+    ANY_PARAMETER,
+    AllOf,
+    AnyOf,
+    Cond,
+    Entry,
+    Field,
+    Not,
+    Predicate,
+)
 
 INDEX_FIELD = "idx"
 _COMPARISONS = {"eq": "$eq", "in": "$in", "gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte"}
@@ -24,10 +33,14 @@ _COMPARISONS = {"eq": "$eq", "in": "$in", "gt": "$gt", "gte": "$gte", "lt": "$lt
 def prefilter(predicate: Predicate) -> dict[str, Any]:
     """A filter every resource matching ``predicate`` passes ({} when nothing narrows it)."""
     if isinstance(predicate, Entry):
-        parts: list[dict[str, Any]] = [{f"{INDEX_FIELD}.p": predicate.code}]
+        parts: list[dict[str, Any]] = []
+        if predicate.code != ANY_PARAMETER:
+            parts.append({f"{INDEX_FIELD}.p": predicate.code})
         parts += [
             {f"{INDEX_FIELD}.{c.field}": _condition(c)} for c in predicate.conds if c.op != "null"
         ]
+        if not parts:
+            return {f"{INDEX_FIELD}.p": {"$exists": True}}
         return parts[0] if len(parts) == 1 else {"$and": parts}
     if isinstance(predicate, Field):
         return {predicate.cond.field: _condition(predicate.cond)}
