@@ -48,6 +48,8 @@ def _holds(cond: Cond, actual: Any) -> bool:
         return bool(actual == wanted)
     if op == "in":
         return actual in wanted
+    if op == "has":
+        return isinstance(actual, list) and wanted in actual
     if op == "prefix":
         return isinstance(actual, str) and actual.startswith(wanted)
     if op == "suffix":

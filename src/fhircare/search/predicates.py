@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fhircare.fhir import errors
-from fhircare.search.normalize import date_range, fold, number_range
+from fhircare.search.normalize import composite_part, date_range, fold, number_range
 from fhircare.search.request import Clause, Value
 
 # Conditions on one field of an index entry.
@@ -21,7 +21,8 @@ from fhircare.search.request import Clause, Value
 
 @dataclass(frozen=True)
 class Cond:
-    """``field op value``; op: eq, in, gt, gte, lt, lte, prefix, suffix, contains, null."""
+    """``field op value``; op: eq, in, gt, gte, lt, lte, prefix, suffix, contains, null,
+    has (the field is a list holding the value)."""
 
     field: str
     op: str
@@ -232,7 +233,28 @@ def _last_updated(value: Value) -> Predicate:
     return AllOf(tuple(Field(c) for c in rules[prefix]))
 
 
+def _composite(clause: Clause, value: Value) -> Predicate:
+    """``code$value``: one index entry of the parameter holds the whole combination.
+
+    https://hl7.org/fhir/R4/search.html#combining. The index keeps each combination as it
+    could be written (``search/extract/composite.py``), so equality is all it takes;
+    a prefix on a component cannot be answered that way and is refused.
+    """
+    parts = []
+    for kind, component in zip(clause.component_types, value.components, strict=True):
+        if component.prefix not in (None, "eq"):
+            raise errors.unsupported(
+                f"{clause.code}: prefixes inside composite values are not supported", clause.code
+            )
+        text = component.raw
+        if kind == "quantity" and component.system is not None:
+            text = f"{text}|{component.system}|{component.code or ''}"
+        parts.append(composite_part(kind, text))
+    return Entry(clause.code, (Cond("k", "has", "$".join(parts)),))
+
+
 _BUILDERS = {
+    "composite": _composite,
     "string": _string,
     "token": _token,
     "uri": _uri,

@@ -27,7 +27,15 @@ from fhircare.search.predicates import (
 )
 
 INDEX_FIELD = "idx"
-_COMPARISONS = {"eq": "$eq", "in": "$in", "gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte"}
+_COMPARISONS = {
+    "eq": "$eq",
+    "has": "$eq",
+    "in": "$in",
+    "gt": "$gt",
+    "gte": "$gte",
+    "lt": "$lt",
+    "lte": "$lte",
+}
 
 
 def prefilter(predicate: Predicate) -> dict[str, Any]:
