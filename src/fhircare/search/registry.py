@@ -10,7 +10,7 @@ _source``; ``data/patient-compartment.json`` the Patient CompartmentDefinition's
 An official expression covers every base of a parameter (``AllergyIntolerance.patient |
 CarePlan.subject.where(resolve() is Patient) | ...``); ``expression_for`` keeps the
 alternatives of one type, and ``evaluate`` runs them, compiled once per (type, code) — see
-``fhirpath.py`` for the plain-path walker and the resolve() that fetches nothing.
+``fhirpath/`` for the plain-path walker and the resolve() that fetches nothing.
 Evaluation never raises: an expression that fails is logged and gives no values, so a
 write is never refused because of an index.
 """

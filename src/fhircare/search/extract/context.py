@@ -7,9 +7,12 @@ skipped, never raised: a write must not fail because one of its values is not se
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from fhircare.fhir.errors import FhirError
+from fhircare.search.entries import Entry
 
 LOG = logging.getLogger("fhircare.search")
 
@@ -37,6 +40,31 @@ def nothing(code: str, value: Any, reason: str) -> None:
     """Note (at debug level) a well-formed value with nothing to index, such as a Timing
     with only a frequency or a Reference with only a display: no warning for valid data."""
     LOG.debug("search parameter %s: nothing to index in %s: %s", code, _shown(value), reason)
+
+
+def collect(
+    code: str,
+    values: list[Any],
+    entries_of: Callable[[Any], list[Entry] | None],
+    not_a: str,
+    empty: str,
+) -> list[Entry]:
+    """The entries ``entries_of`` gives for each value: skipped (``not_a``, or the error)
+    when it gives None or raises ``FhirError``, noted (``empty``) when it gives none."""
+    entries: list[Entry] = []
+    for value in values:
+        try:
+            found = entries_of(value)
+        except FhirError as exc:
+            skip(code, value, str(exc))
+            continue
+        if found is None:
+            skip(code, value, not_a)
+            continue
+        if not found:
+            nothing(code, value, empty)
+        entries += found
+    return entries
 
 
 def fields(value: dict[str, Any]) -> set[str]:

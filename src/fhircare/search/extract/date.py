@@ -13,9 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from fhircare.fhir import errors
-from fhircare.fhir.errors import FhirError
 from fhircare.search.entries import Entry
-from fhircare.search.extract.context import ExtractContext, fields, nothing, skip
+from fhircare.search.extract.context import ExtractContext, collect, fields
 from fhircare.search.normalize import MAX_DATE, MIN_DATE, date_range
 
 _PERIOD_KEYS = frozenset({"id", "extension", "start", "end"})
@@ -24,20 +23,18 @@ _TIMING_KEYS = frozenset({"event", "repeat", "code"})
 
 def extract(code: str, values: list[Any], context: ExtractContext) -> list[Entry]:
     """One entry per date, Period or Timing event/bounds; bad values are logged and skipped."""
-    entries: list[Entry] = []
-    for value in values:
-        try:
-            ranges = _ranges(value)
-        except FhirError as exc:
-            skip(code, value, str(exc))
-            continue
-        if ranges is None:
-            skip(code, value, "not a date, dateTime, instant, Period or Timing")
-            continue
-        if not ranges:
-            nothing(code, value, "a Timing without event or repeat.boundsPeriod")
-        entries += [{"p": code, "lo": lo, "hi": hi} for lo, hi in ranges]
-    return entries
+
+    def entries_of(value: Any) -> list[Entry] | None:
+        ranges = _ranges(value)
+        return None if ranges is None else [{"p": code, "lo": lo, "hi": hi} for lo, hi in ranges]
+
+    return collect(
+        code,
+        values,
+        entries_of,
+        "not a date, dateTime, instant, Period or Timing",
+        "a Timing without event or repeat.boundsPeriod",
+    )
 
 
 def _ranges(value: Any) -> list[tuple[datetime, datetime]] | None:

@@ -13,9 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from fhircare.fhir import errors
-from fhircare.fhir.errors import FhirError
 from fhircare.search.entries import Entry
-from fhircare.search.extract.context import ExtractContext, fields, nothing, skip, text
+from fhircare.search.extract.context import ExtractContext, collect, fields, text
 from fhircare.search.normalize import reference_key, split_canonical
 
 _REFERENCE_KEYS = frozenset({"id", "extension", "reference", "type", "identifier", "display"})
@@ -23,20 +22,13 @@ _REFERENCE_KEYS = frozenset({"id", "extension", "reference", "type", "identifier
 
 def extract(code: str, values: list[Any], context: ExtractContext) -> list[Entry]:
     """Entries for each Reference, canonical or uri; other shapes are logged and skipped."""
-    entries: list[Entry] = []
-    for value in values:
-        try:
-            found = _entries(code, value, context)
-        except FhirError as exc:
-            skip(code, value, str(exc))
-            continue
-        if found is None:
-            skip(code, value, "not a Reference, canonical or uri")
-            continue
-        if not found:
-            nothing(code, value, "a Reference with neither reference nor identifier")
-        entries += found
-    return entries
+    return collect(
+        code,
+        values,
+        lambda value: _entries(code, value, context),
+        "not a Reference, canonical or uri",
+        "a Reference with neither reference nor identifier",
+    )
 
 
 def _entries(code: str, value: Any, context: ExtractContext) -> list[Entry] | None:

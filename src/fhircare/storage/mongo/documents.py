@@ -10,6 +10,9 @@ from typing import Any
 
 from fhircare.storage.protocol import StoredVersion, Write
 
+Document = dict[str, Any]
+"""A BSON document as pymongo reads and writes it."""
+
 
 def resource_key(resource_type: str, id: str) -> str:
     return f"{resource_type}/{id}"

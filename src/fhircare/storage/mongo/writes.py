@@ -1,0 +1,183 @@
+"""Journaled writes: how ``MongoStore`` commits a version, reindexes, and recovers.
+
+ResourceStore on MongoDB (and FerretDB) with pymongo's native async API.
+
+The only operation that is race-proof on every store is an insert into a unique ``_id``:
+FerretDB runs a conditional ``update`` (and ``$inc``) as a read then a write, so two
+concurrent ones can both succeed. A write therefore reserves what must be unique by
+inserting it, and updates only what its reservation makes its own:
+
+1. reserve a write sequence number: insert ``{_id: n}`` into ``sequence``;
+2. reserve the version: insert the version into ``journal`` as ``Type/id/version``; of two
+   writers racing for a version, one gets a duplicate key and reports a conflict;
+3. set the current document (insert for version 1, else update from ``version - 1``);
+4. insert the version into ``history``;
+5. delete the journal entry.
+
+A crash after step 2 leaves a journal entry that blocks that one resource until it is
+older than ``intent_timeout``; then recovery (at start-up, or by the next writer that
+meets it) finishes it: steps 3 to 5 are each safe to repeat. No multi-document
+transaction is needed, so the same code is correct on FerretDB, a standalone MongoDB and
+a replica set. The journal stays a handful of documents, which matters on FerretDB's
+SQLite backend, where a lookup that is not an insert scans its collection.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo import DESCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from fhircare.storage.mongo.documents import (
+    Document,
+    current_fields,
+    history_document,
+    resource_key,
+    to_stored,
+    version_document,
+    version_key,
+)
+from fhircare.storage.protocol import StoredVersion, VersionConflict, Write
+
+
+class JournaledWrites:
+    """``MongoStore``'s writes: commit, reindex (``replace_index``) and recovery, over the
+    collections ``MongoStore`` opens."""
+
+    _current: AsyncCollection[Document]
+    _history: AsyncCollection[Document]
+    _journal: AsyncCollection[Document]
+    _sequence: AsyncCollection[Document]
+    _intent_timeout: timedelta
+    _last_seq: int
+
+    async def recover(self, everything: bool = False) -> int:
+        """Finish the interrupted writes older than the intent timeout (all if
+        ``everything``, when no other process can be writing); returns how many."""
+        cutoff = datetime.now(UTC) + (timedelta() if everything else -self._intent_timeout)
+        pending = await self._journal.find({"reservedAt": {"$lte": cutoff}}).to_list()
+        for entry in sorted(pending, key=lambda e: e["seq"]):
+            await self._finish(entry)
+        return len(pending)
+
+    async def commit(self, write: Write) -> StoredVersion:
+        version = version_document(write, await self._next_seq())
+        entry = {**version, "reservedAt": datetime.now(UTC)}
+        try:
+            await self._journal.insert_one(entry)
+        except DuplicateKeyError:
+            await self._take_over_if_stale(version["_id"])
+            raise await self._conflict(write) from None
+        if not await self._finish(entry):
+            raise await self._conflict(write)
+        return to_stored(version)
+
+    async def _conflict(self, write: Write) -> VersionConflict:
+        latest = await self._current.find_one({"_id": resource_key(write.resource_type, write.id)})
+        return VersionConflict(latest["version"] if latest else 0)
+
+    async def _take_over_if_stale(self, key: str) -> None:
+        rival = await self._journal.find_one({"_id": key})
+        if rival is not None and rival["reservedAt"] <= datetime.now(UTC) - self._intent_timeout:
+            await self._finish(rival)
+
+    async def _finish(self, entry: Document) -> bool:
+        """Steps 3 to 5 for a reserved version; False if the resource moved past it."""
+        if entry.get("reindex"):  # a reindex's reservation (replace_index) left behind
+            await self._journal.delete_one({"_id": entry["_id"]})
+            return False
+        version = {k: v for k, v in entry.items() if k != "reservedAt"}
+        landed = await self._set_current(version)
+        if landed:
+            with suppress(DuplicateKeyError):
+                await self._history.insert_one(history_document(version))
+        await self._journal.delete_one({"_id": version["_id"]})
+        return landed
+
+    async def _set_current(self, version: Document) -> bool:
+        key = resource_key(version["type"], version["rid"])
+        fields = current_fields(version)
+        if version["version"] == 1:
+            with suppress(DuplicateKeyError):
+                await self._current.insert_one({"_id": key, **fields})
+                return True
+        else:
+            previous = {"_id": key, "version": version["version"] - 1}
+            if (await self._current.update_one(previous, {"$set": fields})).modified_count:
+                return True
+        current = await self._current.find_one({"_id": key}, {"seq": 1})
+        return current is not None and current["seq"] == version["seq"]
+
+    async def _next_seq(self) -> int:
+        """Reserve the next free sequence number; on a clash jump ahead by growing steps."""
+        if not self._last_seq:
+            latest = await self._sequence.find_one({}, sort=[("_id", DESCENDING)])
+            self._last_seq = int(latest["_id"]) if latest else 0
+        step = 1
+        while True:
+            candidate = self._last_seq + step
+            try:
+                await self._sequence.insert_one({"_id": candidate})
+            except DuplicateKeyError:
+                self._last_seq = candidate
+                step *= 2
+                continue
+            self._last_seq = candidate
+            return candidate
+
+    # Reindexing. ``replace_index`` may only change the index of the version it was given,
+    # and on FerretDB a conditional update is a read and then a write of the *whole*
+    # document: a writer's step 3 landing in between would be undone (the current document
+    # set back to the old version). So it reserves the next version in the journal first,
+    # exactly as a writer would: while it holds ``Type/id/version+1`` no writer can move the
+    # resource, and a writer that holds it already makes the reindex skip the resource (it
+    # indexes its new version itself). A writer meeting the reservation gets a conflict and
+    # retries as after any lost race; one left by a crash is dropped by recovery (``_finish``).
+
+    # What a version document holds of the version itself; the rest derives from its index.
+    _OWN_FIELDS = frozenset(
+        ("_id", "type", "rid", "version", "seq", "lastUpdated", "method", "json")
+    )
+
+    async def replace_index(
+        self, version: StoredVersion, index: tuple[dict[str, Any], ...]
+    ) -> bool:
+        # the fields a commit of ``version`` with ``index`` would set, but for the version's own
+        write = Write(
+            version.resource_type,
+            version.id,
+            version.version,
+            version.last_updated,
+            version.method,
+            version.body,
+            index,
+        )
+        fields = {
+            k: v
+            for k, v in version_document(write, version.seq).items()
+            if k not in self._OWN_FIELDS
+        }
+        reservation = {
+            "_id": version_key(version.resource_type, version.id, version.version + 1),
+            "reindex": True,
+            "seq": 0,
+            "reservedAt": datetime.now(UTC),
+        }
+        try:
+            await self._journal.insert_one(reservation)
+        except DuplicateKeyError:
+            return False  # a writer is committing the next version
+        try:
+            current = {
+                "_id": resource_key(version.resource_type, version.id),
+                "version": version.version,
+                "deleted": False,
+            }
+            result = await self._current.update_one(current, {"$set": fields})
+            return bool(result.matched_count)
+        finally:
+            await self._journal.delete_one({"_id": reservation["_id"]})
