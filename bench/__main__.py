@@ -1,8 +1,12 @@
 """``python -m bench``: run every row, print the table, save it under ``bench/results/``.
 
 Rows are ``create`` then ``read`` at each ``--concurrency``; each row is timed over HTTP and
-then done the same way with raw pymongo on the same store. Progress goes to stderr, the
-table to stdout. Exit status 1 when any call failed.
+then done the same way with raw pymongo on the same store. Then the search section
+(``search_bench.py``): ``--search-size`` resources are loaded straight into fhircare's
+database and each search query is timed over HTTP beside the raw pymongo query it compiles
+to. With ``--base-url`` the search section is skipped: the bench cannot load data into
+another server's store. Progress goes to stderr, the tables to stdout. Exit status 1 when
+any call failed or a search's match count differs from its raw query's.
 """
 
 from __future__ import annotations
@@ -26,8 +30,18 @@ import pymongo
 from pymongo import MongoClient
 
 from bench import http_load, raw_mongo
-from bench.report import Report, Row, Stats, render, to_json
+from bench.report import (
+    Report,
+    Row,
+    SearchSection,
+    Stats,
+    render,
+    render_search,
+    search_json,
+    to_json,
+)
 from bench.runner import Operation, Outcome, run_concurrent
+from bench.search_bench import search_section
 from bench.servers import VAR_DIR, FhircareServer, mongo_store, redact
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -36,6 +50,10 @@ DEFAULT_REQUESTS = {1: 500}
 DEFAULT_OTHER = 2000
 WARMUP = 20
 """Untimed creates on each side before the first row (connections, caches, first-call imports)."""
+DEFAULT_SEARCH_SIZE = 2_000
+"""Not 100k: on FerretDB's SQLite backend every search scans the whole collection (about 1 s
+per 5,000 resources raw, several times that over HTTP), see the report of the change."""
+DEFAULT_SEARCH_REPS = 3
 
 
 class BenchError(RuntimeError):
@@ -56,6 +74,13 @@ def positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be at least 0")
     return value
 
 
@@ -83,7 +108,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="measure this FHIR base (e.g. http://localhost:8090/fhir) instead of starting "
         "fhircare; raw pymongo still runs against MONGODB_URI or a throwaway FerretDB",
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--search-size",
+        type=non_negative,
+        default=DEFAULT_SEARCH_SIZE,
+        help=f"resources loaded for the search section (default {DEFAULT_SEARCH_SIZE:,}; "
+        "0 skips it; it is skipped with --base-url too)",
+    )
+    parser.add_argument(
+        "--search-reps",
+        type=positive,
+        default=DEFAULT_SEARCH_REPS,
+        help=f"repetitions of each search query per side (default {DEFAULT_SEARCH_REPS})",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=2026, help="seed of the search population (default 2026)"
+    )
+    args = parser.parse_args(argv)
+    if 0 < args.search_size < 20:
+        parser.error("--search-size must be 0 or at least 20")
+    return args
 
 
 def requests_for(concurrency: int, override: int | None) -> int:
@@ -212,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     fhircare_database = f"bench_{run_id}"
     raw_database = f"bench_raw_{run_id}"
     server: FhircareServer | None = None
+    search: SearchSection | None = None
     peak_kib: int | None = None
     processes = 0
     failed = False
@@ -226,6 +271,22 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 base_url = args.base_url
             rows, software, notes = run_async(measure(args, uri, base_url, raw_database))
+            if server is not None and args.search_size:
+                search = run_async(
+                    search_section(
+                        uri,
+                        fhircare_database,
+                        base_url,
+                        args.search_size,
+                        args.search_reps,
+                        args.seed,
+                        progress,
+                    )
+                )
+            elif args.search_size:
+                progress(
+                    "search section skipped: --base-url names a server whose store we do not load"
+                )
             if server is not None:
                 peak_kib, processes = server.peak_memory_kib()
         except RuntimeError as exc:  # BenchError, or the server would not start
@@ -264,6 +325,9 @@ def main(argv: list[str] | None = None) -> int:
         notes=notes,
     )
     print(render(report))
+    if search is not None:
+        print()
+        print(render_search(search))
     extra = {
         "config": {
             "concurrency": args.concurrency,
@@ -272,6 +336,9 @@ def main(argv: list[str] | None = None) -> int:
             "base_url": args.base_url,
             "warmup": WARMUP,
             "body_bytes": len(http_load.BODY.encode()),
+            "search_size": args.search_size if search else None,
+            "search_reps": args.search_reps if search else None,
+            "seed": args.seed,
         },
         "environment": {
             "cpus": os.cpu_count(),
@@ -283,9 +350,15 @@ def main(argv: list[str] | None = None) -> int:
     }
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    if search is not None:
+        extra["search"] = search_json(search)
     path.write_text(json.dumps(to_json(report, extra), indent=2) + "\n")
     progress(f"saved {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
-    return 1 if any(r.server.errors or r.raw.errors for r in rows) else 0
+    search_failed = search is not None and any(r.server.errors or r.raw.errors for r in search.rows)
+    search_failed = search_failed or (
+        search is not None and any(n.startswith("MISMATCH") for n in search.notes)
+    )
+    return 1 if search_failed or any(r.server.errors or r.raw.errors for r in rows) else 0
 
 
 if __name__ == "__main__":

@@ -208,3 +208,147 @@ def to_json(report: Report, extra: dict[str, Any] | None = None) -> dict[str, An
         **(extra or {}),
         "table": render(report),
     }
+
+
+# --- the search section ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchRow:
+    """One search query, over HTTP and as the raw pymongo query it compiles to.
+
+    ``*_page`` and ``*_included`` are summed over the repetitions; ``server_total`` is the
+    sum of ``Bundle.total`` and ``raw_total`` of ``count_documents`` of the raw filter."""
+
+    query: str
+    example: str
+    raw_query: str
+    server: Stats
+    raw: Stats
+    server_page: int
+    raw_page: int
+    server_total: int
+    raw_total: int
+    server_included: int = 0
+    raw_included: int = 0
+
+    @property
+    def p50_ratio(self) -> float | None:
+        return ratio(self.server.p50_ms, self.raw.p50_ms)
+
+    @property
+    def throughput_ratio(self) -> float | None:
+        return ratio(self.raw.throughput, self.server.throughput)
+
+
+SEARCH_COLUMNS: list[tuple[str, str]] = [
+    ("query", "<"),
+    ("reps", ">"),
+    ("errors", ">"),
+    ("req/s", ">"),
+    ("p50 ms", ">"),
+    ("p99 ms", ">"),
+    ("req/s", ">"),
+    ("p50 ms", ">"),
+    ("p99 ms", ">"),
+    ("p50 srv/raw", ">"),
+    ("matches srv/raw", ">"),
+    ("page srv/raw", ">"),
+]
+SEARCH_GROUPS: list[tuple[str, int]] = [
+    ("", 3),
+    ("server (HTTP)", 3),
+    ("raw pymongo", 3),
+    ("", 1),
+    ("summed over reps", 2),
+]
+
+
+def search_cells(row: SearchRow) -> list[str]:
+    """The cells of one search row, in SEARCH_COLUMNS order."""
+    errors = row.server.errors + row.raw.errors
+    page = f"{row.server_page:,}/{row.raw_page:,}"
+    if row.server_included or row.raw_included:
+        page += f" +{row.server_included:,}/{row.raw_included:,} incl"
+    return [
+        row.query,
+        f"{row.server.requests:,}",
+        f"{row.server.errors}+{row.raw.errors}" if errors else "0",
+        fmt_number(row.server.throughput),
+        fmt_number(row.server.p50_ms, 2),
+        fmt_number(row.server.p99_ms, 2),
+        fmt_number(row.raw.throughput),
+        fmt_number(row.raw.p50_ms, 2),
+        fmt_number(row.raw.p99_ms, 2),
+        fmt_ratio(row.p50_ratio),
+        f"{row.server_total:,}/{row.raw_total:,}",
+        page,
+    ]
+
+
+def _fixed_width(
+    columns: list[tuple[str, str]], groups: list[tuple[str, int]], body: list[list[str]]
+) -> str:
+    widths = [
+        max(len(header), *(len(cells[i]) for cells in body)) if body else len(header)
+        for i, (header, _) in enumerate(columns)
+    ]
+    gap = "  "
+    group_cells: list[str] = []
+    start = 0
+    for title, span in groups:
+        width = sum(widths[start : start + span]) + len(gap) * (span - 1)
+        group_cells.append(title.center(width, "-") if title else " " * width)
+        start += span
+    lines = [gap.join(group_cells).rstrip()]
+    lines.append(gap.join(f"{h:{a}{w}}" for (h, a), w in zip(columns, widths, strict=True)))
+    for cells in body:
+        aligned = zip(cells, columns, widths, strict=True)
+        lines.append(gap.join(f"{c:{a}{w}}" for c, (_, a), w in aligned))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def format_search_table(rows: Sequence[SearchRow]) -> str:
+    """The search table, then each query's first HTTP request and its raw pymongo query."""
+    lines = [_fixed_width(SEARCH_COLUMNS, SEARCH_GROUPS, [search_cells(r) for r in rows]), ""]
+    for n, row in enumerate(rows, 1):
+        lines.append(f"[{n}] {row.query}: GET {row.example}")
+        lines.append(f"    raw: {row.raw_query}")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class SearchSection:
+    """The search section of a run: its rows and how the data was made."""
+
+    rows: list[SearchRow]
+    heading: str
+    notes: list[str]
+
+
+def render_search(section: SearchSection) -> str:
+    return "\n".join([section.heading, "", format_search_table(section.rows), *section.notes])
+
+
+def search_json(section: SearchSection) -> dict[str, Any]:
+    """The search section as JSON-ready data."""
+    return {
+        "heading": section.heading,
+        "rows": [
+            {
+                "query": row.query,
+                "example": row.example,
+                "raw_query": row.raw_query,
+                "server": vars(row.server),
+                "raw_pymongo": vars(row.raw),
+                "p50_ratio_server_over_raw": row.p50_ratio,
+                "throughput_ratio_raw_over_server": row.throughput_ratio,
+                "matches": {"server_total": row.server_total, "raw_count": row.raw_total},
+                "page_entries": {"server": row.server_page, "raw": row.raw_page},
+                "included": {"server": row.server_included, "raw": row.raw_included},
+            }
+            for row in section.rows
+        ],
+        "notes": section.notes,
+        "table": render_search(section),
+    }
