@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from fhircare.settings import Settings
 
 if TYPE_CHECKING:
+    from fhircare.interactions.request import Context
     from fhircare.loader import LoadReport
     from fhircare.storage.mongo.ferretdb import FerretDB
 
@@ -95,27 +98,39 @@ def reindex(
 
 
 async def _reindex(settings: Settings, resource_type: str | None) -> tuple[int, int]:
-    from fhircare.app import context_for, open_store
     from fhircare.interactions.reindex import reindex_resources
+
+    async with _opened_context(settings) as context:
+        with _progress("reindexing") as progress:
+            report = await reindex_resources(
+                context, resource_type, settings.public_base_url, progress
+            )
+    return report.reindexed, report.skipped
+
+
+@asynccontextmanager
+async def _opened_context(settings: Settings) -> AsyncIterator[Context]:
+    """The interactions' context over the configured store, closed afterwards."""
+    from fhircare.app import context_for, open_store
 
     store = open_store(settings)
     await store.open()
     try:
         context = context_for(settings, store)
         await context.search_parameters.load()
-        with Progress(
-            TextColumn("reindexing"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
-        ) as bar:
-            task = bar.add_task("reindex", total=None)
-            report = await reindex_resources(
-                context,
-                resource_type,
-                settings.public_base_url,
-                lambda done, total: bar.update(task, completed=done, total=total),
-            )
+        yield context
     finally:
         await store.close()
-    return report.reindexed, report.skipped
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr, fed as ``progress(done, total)``."""
+    with Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), console=err, transient=True
+    ) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 @db_app.command("run")
@@ -149,23 +164,12 @@ def _start_dev_store(settings: Settings) -> FerretDB | None:
 
 
 def _load(settings: Settings, paths: list[Path]) -> LoadReport:
-    from fhircare.app import context_for, open_store
     from fhircare.loader import load as load_bundles
 
     async def run() -> LoadReport:
-        store = open_store(settings)
-        await store.open()
-        context = context_for(settings, store)
-        await context.search_parameters.load()
-        with Progress(
-            TextColumn("loading"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
-        ) as bar:
-            task = bar.add_task("load", total=None)
-            report = await load_bundles(
-                context, paths, lambda done, total: bar.update(task, completed=done, total=total)
-            )
-        await store.close()
-        return report
+        async with _opened_context(settings) as context:
+            with _progress("loading") as progress:
+                return await load_bundles(context, paths, progress)
 
     report = asyncio.run(run())
     summary = ", ".join(f"{n} {what}" for what, n in sorted(report.counts.items())) or "nothing"
