@@ -60,7 +60,9 @@ class MongoSearch:
         predicates hold (see query.py). Keyset pages: sorted on the sort fields and ``_id``,
         each batch starts after the position of the previous batch's last candidate."""
         order = sort_fields(query.sort)
-        batch = max(100, 2 * (limit or 0))
+        # Every batch is a scan on FerretDB, so a count reads all candidates at once and a
+        # page doubles its batch while the exact predicates keep rejecting candidates.
+        batch = 0 if limit is None else max(100, 2 * limit)
         after = query.after
         found: list[tuple[Document, Position]] = []
         while limit is None or len(found) < limit:
@@ -72,9 +74,10 @@ class MongoSearch:
             for document in candidates:
                 if self._exact(query, document):
                     found.append((document, self._position(query, document)))
-            if len(candidates) < batch:
+            if not batch or len(candidates) < batch:
                 break
             after = self._position(query, candidates[-1])
+            batch *= 2
         return found if limit is None else found[:limit]
 
     @staticmethod
