@@ -132,24 +132,7 @@ def row_cells(row: Row) -> list[str]:
 
 def format_table(rows: Sequence[Row]) -> str:
     """A fixed-width text table, one line per row, with a group line over the headers."""
-    body = [row_cells(row) for row in rows]
-    widths = [
-        max(len(header), *(len(cells[i]) for cells in body)) if body else len(header)
-        for i, (header, _) in enumerate(COLUMNS)
-    ]
-    gap = "  "
-    group_cells: list[str] = []
-    start = 0
-    for title, span in GROUPS:
-        width = sum(widths[start : start + span]) + len(gap) * (span - 1)
-        group_cells.append(title.center(width, "-") if title else " " * width)
-        start += span
-    lines = [gap.join(group_cells).rstrip()]
-    lines.append(gap.join(f"{h:{a}{w}}" for (h, a), w in zip(COLUMNS, widths, strict=True)))
-    for cells in body:
-        aligned = zip(cells, COLUMNS, widths, strict=True)
-        lines.append(gap.join(f"{c:{a}{w}}" for c, (_, a), w in aligned))
-    return "\n".join(line.rstrip() for line in lines)
+    return _fixed_width(list(COLUMNS), list(GROUPS), [row_cells(row) for row in rows])
 
 
 @dataclass(frozen=True)

@@ -7,29 +7,14 @@ modifiers (#modifiers), chaining (#chaining), ``_has`` (#has), ``_include`` and
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import pytest
-
-from fhircare.interactions.request import Context
-from fhircare.loader import load
-from fhircare.storage.protocol import ResourceStore
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MILLISECOND = timedelta(milliseconds=1)
-
-
-@pytest.fixture
-async def loaded(
-    client: httpx.AsyncClient, store: ResourceStore
-) -> AsyncIterator[httpx.AsyncClient]:
-    report = await load(Context(store), [EXAMPLES])
-    assert report.errors == []
-    yield client
 
 
 async def found(client: httpx.AsyncClient, url: str, **params: str) -> list[str]:

@@ -9,32 +9,17 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-
-from fhircare.interactions.request import Context
-from fhircare.loader import load
-from fhircare.storage.protocol import ResourceStore
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MILLISECOND = timedelta(milliseconds=1)
 BASE = "http://test/fhir"
 JSON = {"Content-Type": "application/fhir+json"}
-
-
-@pytest.fixture
-async def loaded(
-    client: httpx.AsyncClient, store: ResourceStore
-) -> AsyncIterator[httpx.AsyncClient]:
-    report = await load(Context(store), [EXAMPLES])
-    assert report.errors == []
-    yield client
 
 
 async def resources(client: httpx.AsyncClient, url: str, **params: str) -> list[dict[str, Any]]:
