@@ -6,6 +6,13 @@ machines have none, so FerretDB is built from its Go module. A plain
 panics at start-up (the module zip lacks the generated ``build/version/version.txt``),
 so the build copies the same module source, writes that file as FerretDB's own
 ``task gen-version`` would, and builds ``./cmd/ferretdb`` from it.
+
+The copy also gets one fix (``ID_COLUMN_FIX``): v1.24.2 creates its unique ``_id``
+index on the SQLite expression ``_ferretdb_sjson->"_id"`` but looks documents up with
+``_ferretdb_sjson->'$._id'``, which SQLite does not match to that index, so every read,
+update and delete by ``_id`` scans the whole table. Both expressions select the same
+value; the fix makes the lookup use the index's spelling. Releases 1.20 to 1.24 all
+have the mismatch.
 """
 
 from __future__ import annotations
@@ -27,10 +34,28 @@ from pymongo.errors import PyMongoError
 
 FERRETDB_VERSION = "v1.24.2"
 FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
+BUILD_NAME = f"ferretdb-{FERRETDB_VERSION}-idfix"
+
+# (file in the module, text in v1.24.2, its replacement)
+ID_COLUMN_FIX = (
+    "internal/backends/sqlite/metadata/metadata.go",
+    "IDColumn = DefaultColumn + \"->'$._id'\"",
+    'IDColumn = DefaultColumn + `->"_id"`',
+)
 
 
 def binary_path(var_dir: Path) -> Path:
-    return var_dir / "bin" / f"ferretdb-{FERRETDB_VERSION}"
+    return var_dir / "bin" / BUILD_NAME
+
+
+def apply_fix(src: Path, fix: tuple[str, str, str] = ID_COLUMN_FIX) -> None:
+    """Replace the one expected line; refuse to build if the source is not as expected."""
+    name, old, new = fix
+    path = src / name
+    text = path.read_text()
+    if text.count(old) != 1:
+        raise RuntimeError(f"FerretDB source {name} is not the expected {FERRETDB_VERSION}")
+    path.write_text(text.replace(old, new))
 
 
 def build(var_dir: Path) -> Path:
@@ -57,6 +82,7 @@ def build(var_dir: Path) -> Path:
         for path in src.rglob("*"):
             path.chmod(path.stat().st_mode | 0o200)
         (src / "build" / "version" / "version.txt").write_text(FERRETDB_VERSION + "\n")
+        apply_fix(src)
         built = Path(tmp) / "ferretdb"
         subprocess.run(
             [go, "build", "-o", str(built), "./cmd/ferretdb"], cwd=src, check=True, env=env

@@ -62,11 +62,15 @@ class MongoStore(JournaledWrites, MongoSearch):
         await self._client.drop_database(self._db.name)
 
     async def read(self, resource_type: str, id: str) -> StoredVersion | None:
-        document = await self._current.find_one({"_id": resource_key(resource_type, id)})
+        document = await self._current.find_one(
+            {"_id": resource_key(resource_type, id)}, {"idx": 0, "sk": 0}
+        )
         return None if document is None else to_stored(document)
 
     async def vread(self, resource_type: str, id: str, version: int) -> StoredVersion | None:
-        document = await self._history.find_one({"_id": version_key(resource_type, id, version)})
+        document = await self._history.find_one(
+            {"_id": version_key(resource_type, id, version)}, {"sk": 0}
+        )
         if document is None:
             # between steps 3 and 4 (writes.py) the version is current but not yet in history
             current = await self.read(resource_type, id)
