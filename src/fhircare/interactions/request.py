@@ -23,6 +23,9 @@ class FhirRequest:
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
     base_url: str = ""
+    new_id: str | None = None
+    """The id a create gives its resource when set (a transaction assigns ids up front so
+    that its entries can refer to each other); otherwise a new UUID."""
 
     def param(self, name: str) -> str | None:
         """The last value of a query parameter, or None."""
@@ -41,13 +44,16 @@ class FhirResponse:
 
 @dataclass(frozen=True)
 class Limits:
-    """Explicit limits from the settings."""
+    """Explicit limits and policies from the settings."""
 
     default_count: int = 20
     max_count: int = 1000
     max_json_depth: int = 64
     max_chain_matches: int = 1000
     max_included: int = 1000
+    conditional_delete: str = "single"
+    """``single``: a conditional delete matching several resources is 412; ``multiple``:
+    it deletes them all, up to ``max_count`` (https://hl7.org/fhir/R4/http.html#cdelete)."""
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ each is atomic, which is the behaviour the MongoDB store gets from its compare-a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from fhircare.search.match import matches
@@ -31,6 +32,7 @@ class MemoryStore:
         self._log: list[StoredVersion] = []
         self._index: dict[tuple[str, str], tuple[dict[str, Any], ...]] = {}
         self._sort_values: dict[tuple[str, str, int], dict[str, dict[str, Any]]] = {}
+        self._claims: dict[str, str] = {}
         self._seq = 0
 
     async def open(self) -> None:
@@ -46,11 +48,32 @@ class MemoryStore:
         return self._versions.get((resource_type, id, version))
 
     async def commit(self, write: Write) -> StoredVersion:
-        key = (write.resource_type, write.id)
-        current = self._current.get(key)
+        self._check(write, 0)
+        return self._apply(write)
+
+    async def commit_all(self, writes: Sequence[Write]) -> list[StoredVersion]:
+        for index, write in enumerate(writes):
+            self._check(write, index)
+        return [self._apply(write) for write in writes]
+
+    async def claim(self, name: str) -> str | None:
+        if name in self._claims:
+            return None
+        self._claims[name] = token = uuid.uuid4().hex
+        return token
+
+    async def release(self, name: str, token: str) -> None:
+        if self._claims.get(name) == token:
+            del self._claims[name]
+
+    def _check(self, write: Write, index: int) -> None:
+        current = self._current.get((write.resource_type, write.id))
         current_version = current.version if current else 0
         if current_version != write.version - 1:
-            raise VersionConflict(current_version)
+            raise VersionConflict(current_version, index)
+
+    def _apply(self, write: Write) -> StoredVersion:
+        key = (write.resource_type, write.id)
         self._seq += 1
         stored = StoredVersion(
             write.resource_type,

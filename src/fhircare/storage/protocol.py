@@ -20,17 +20,19 @@ from fhircare.search.request import SortKey
 from fhircare.search.sort_values import SortValue, sort_values
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Sequence
 
     from fhircare.search.predicates import Predicate
 
 
 class VersionConflict(Exception):
-    """The resource changed since the writer read it."""
+    """The resource changed since the writer read it; ``index`` is the position of the
+    conflicting write in a ``commit_all``."""
 
-    def __init__(self, current_version: int) -> None:
+    def __init__(self, current_version: int, index: int = 0) -> None:
         super().__init__(f"current version is {current_version}")
         self.current_version = current_version
+        self.index = index
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,21 @@ class ResourceStore(Protocol):
 
     async def commit(self, write: Write) -> StoredVersion:
         """Compare-and-set the current version; raise ``VersionConflict`` on a lost race."""
+
+    async def commit_all(self, writes: Sequence[Write]) -> list[StoredVersion]:
+        """Commit every write or none (a transaction bundle). Each write is a
+        compare-and-set as in ``commit``, on a different resource; when one conflicts,
+        nothing is written and ``VersionConflict`` names its index. Once this returns,
+        every write is durable; after a crash at any point, recovery (``open``) leaves
+        either all of them or none."""
+
+    async def claim(self, name: str) -> str | None:
+        """Hold the lock ``name`` (a conditional operation's canonical query) and return
+        its token, or None while another holder has it. A claim left by a crash is taken
+        over once it is older than the store's intent timeout."""
+
+    async def release(self, name: str, token: str) -> None:
+        """Give the lock back; does nothing if ``token`` no longer holds it."""
 
     async def history(self, query: HistoryQuery) -> list[StoredVersion]:
         """Committed versions matching ``query``, newest (highest sequence) first."""

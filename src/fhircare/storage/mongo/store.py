@@ -15,14 +15,15 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from fhircare.storage.mongo.documents import Document, resource_key, to_stored, version_key
 from fhircare.storage.mongo.search import MongoSearch, keyset, live_filter, sort_fields
-from fhircare.storage.mongo.writes import JournaledWrites
+from fhircare.storage.mongo.transactions import JournaledTransactions
 from fhircare.storage.protocol import HistoryQuery, StoredVersion
 
 __all__ = ["Document", "MongoStore", "connect", "keyset", "sort_fields"]
 
 
-class MongoStore(JournaledWrites, MongoSearch):
-    """Resources in ``resources`` (current), ``history`` (every version) and ``journal``."""
+class MongoStore(JournaledTransactions, MongoSearch):
+    """Resources in ``resources`` (current), ``history`` (every version) and ``journal``;
+    transactions' ``outcomes`` and conditional operations' ``claims``."""
 
     def __init__(
         self,
@@ -36,6 +37,8 @@ class MongoStore(JournaledWrites, MongoSearch):
         self._history = self._db["history"]
         self._journal = self._db["journal"]
         self._sequence = self._db["sequence"]
+        self._outcomes = self._db["outcomes"]
+        self._claims = self._db["claims"]
         self._intent_timeout = intent_timeout
         self._last_seq = 0
 

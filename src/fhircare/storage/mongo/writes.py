@@ -57,12 +57,28 @@ class JournaledWrites:
 
     async def recover(self, everything: bool = False) -> int:
         """Finish the interrupted writes older than the intent timeout (all if
-        ``everything``, when no other process can be writing); returns how many."""
+        ``everything``, when no other process can be writing), and every entry of a
+        transaction that was decided (``transactions.py``); returns how many."""
         cutoff = datetime.now(UTC) + (timedelta() if everything else -self._intent_timeout)
-        pending = await self._journal.find({"reservedAt": {"$lte": cutoff}}).to_list()
-        for entry in sorted(pending, key=lambda e: e["seq"]):
+        handled = 0
+        for entry in sorted(await self._journal.find({}).to_list(), key=lambda e: e["seq"]):
+            handled += await self._resolve(entry, entry["reservedAt"] <= cutoff)
+        await self._clear_outcomes(cutoff)
+        return handled
+
+    async def _resolve(self, entry: Document, stale: bool) -> bool:
+        """Finish a single write's stale entry; a transaction's as its outcome says."""
+        if "tx" in entry:
+            return await self._resolve_transaction_entry(entry, stale)
+        if stale:
             await self._finish(entry)
-        return len(pending)
+        return stale
+
+    async def _resolve_transaction_entry(self, entry: Document, stale: bool) -> bool:
+        raise NotImplementedError  # transactions.py
+
+    async def _clear_outcomes(self, cutoff: datetime) -> None:
+        """Nothing to clear without transactions (transactions.py)."""
 
     async def commit(self, write: Write) -> StoredVersion:
         version = version_document(write, await self._next_seq())
@@ -82,8 +98,10 @@ class JournaledWrites:
 
     async def _take_over_if_stale(self, key: str) -> None:
         rival = await self._journal.find_one({"_id": key})
-        if rival is not None and rival["reservedAt"] <= datetime.now(UTC) - self._intent_timeout:
-            await self._finish(rival)
+        if rival is not None:
+            await self._resolve(
+                rival, rival["reservedAt"] <= datetime.now(UTC) - self._intent_timeout
+            )
 
     async def _finish(self, entry: Document) -> bool:
         """Steps 3 to 5 for a reserved version; False if the resource moved past it."""

@@ -1,0 +1,168 @@
+"""All-or-nothing ``commit_all`` on any MongoDB, FerretDB included, and claims.
+
+A transaction reserves every version as a single write does (``writes.py``), each journal
+entry tagged with the transaction's id, then decides by inserting ``{_id: tx, outcome}``
+into ``outcomes``: a unique insert, so of the owner (committing) and a recoverer (aborting
+a transaction whose owner seems dead) exactly one wins. Before that insert nothing of the
+transaction is visible; after it, steps 3 to 5 of each entry are applied by the owner or,
+after a crash, by recovery, which finishes a committed transaction's entries at once and
+aborts an undecided one once its entries are older than the intent timeout. The steps:
+
+1. ``sequence``: reserve a write sequence number per write;
+2. ``journal``: insert every entry (a duplicate key is a conflict: the entries inserted so
+   far are deleted and ``VersionConflict`` names the write);
+3. ``checked``: each resource is still at the version before its write;
+4. ``decided``: insert the outcome ``commit`` (the commit point);
+5. ``applied``: per entry, set the current document, copy it to history, clear the entry;
+6. ``cleared``: delete the outcome.
+
+An abort outcome outlives its entries for ten intent timeouts: an owner stalled past the
+timeout, whose entries a recoverer dropped, then finds it and cannot decide ``commit``.
+
+Readers may see a committed transaction's resources change one by one during step 5
+(each resource is never torn), as with MongoDB's own multi-document transactions read
+outside a snapshot; they never see anything of an aborted one. ``_step`` marks each step
+boundary; the fault-injection tests raise there.
+
+A claim is a document in ``claims`` keyed by its name: a unique insert takes it, and one
+older than the intent timeout is taken over by whoever first inserts a take-over marker.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from fhircare.storage.mongo.documents import Document, resource_key, to_stored, version_document
+from fhircare.storage.mongo.writes import JournaledWrites
+from fhircare.storage.protocol import StoredVersion, VersionConflict, Write
+
+COMMIT, ABORT = "commit", "abort"
+
+
+class JournaledTransactions(JournaledWrites):
+    """``MongoStore``'s ``commit_all``, ``claim`` and ``release``."""
+
+    _outcomes: AsyncCollection[Document]
+    _claims: AsyncCollection[Document]
+
+    async def _step(self, name: str) -> None:
+        """A step boundary of ``commit_all`` (a hook for fault-injection tests)."""
+
+    async def commit_all(self, writes: Sequence[Write]) -> list[StoredVersion]:
+        tx = uuid.uuid4().hex
+        versions = [version_document(w, await self._next_seq()) for w in writes]
+        await self._step("sequence")
+        reserved_at = datetime.now(UTC)
+        entries = [{**v, "tx": tx, "reservedAt": reserved_at} for v in versions]
+        inserted: list[Document] = []
+        try:
+            for index, entry in enumerate(entries):
+                try:
+                    await self._journal.insert_one(entry)
+                except DuplicateKeyError:
+                    await self._take_over_if_stale(entry["_id"])
+                    raise await self._conflict_at(writes[index], index) from None
+                inserted.append(entry)
+                await self._step(f"journal {index}")
+            for index, write in enumerate(writes):
+                current = await self._current.find_one(
+                    {"_id": resource_key(write.resource_type, write.id)}, {"version": 1}
+                )
+                if (current["version"] if current else 0) != write.version - 1:
+                    raise await self._conflict_at(write, index)
+            if await self._journal.count_documents({"tx": tx}) != len(entries):
+                raise VersionConflict(writes[0].version - 1, 0)  # a recoverer aborted it
+            await self._step("checked")
+            if await self._decide(tx, COMMIT) != COMMIT:
+                raise VersionConflict(writes[0].version - 1, 0)  # a recoverer aborted it
+        except Exception:
+            await self._decide(tx, ABORT)
+            for entry in inserted:
+                await self._journal.delete_one({"_id": entry["_id"], "tx": tx})
+            await self._outcomes.delete_one({"_id": tx})
+            raise
+        await self._step("decided")
+        for index, entry in enumerate(entries):
+            await self._finish(entry)
+            await self._step(f"applied {index}")
+        await self._outcomes.delete_one({"_id": tx})
+        await self._step("cleared")
+        return [to_stored(v) for v in versions]
+
+    async def _conflict_at(self, write: Write, index: int) -> VersionConflict:
+        latest = await self._current.find_one(
+            {"_id": resource_key(write.resource_type, write.id)}, {"version": 1}
+        )
+        return VersionConflict(latest["version"] if latest else 0, index)
+
+    async def _decide(self, tx: str, outcome: str) -> str:
+        """Record ``outcome`` unless one is recorded already; the outcome that stands."""
+        try:
+            await self._outcomes.insert_one({"_id": tx, "outcome": outcome, "at": _now()})
+            return outcome
+        except DuplicateKeyError:
+            decided = await self._outcomes.find_one({"_id": tx})
+            return str(decided["outcome"]) if decided else outcome
+
+    async def _resolve_transaction_entry(self, entry: Document, stale: bool) -> bool:
+        """Finish or drop a transaction's journal entry, as its outcome says; an undecided
+        one is aborted when ``stale``, else left to its owner. True when handled."""
+        decided = await self._outcomes.find_one({"_id": entry["tx"]})
+        if decided is not None:
+            outcome = decided["outcome"]
+        elif stale:
+            outcome = await self._decide(entry["tx"], ABORT)
+        else:
+            return False
+        if outcome == COMMIT:
+            await self._finish(entry)
+        else:
+            await self._journal.delete_one({"_id": entry["_id"], "tx": entry["tx"]})
+        return True
+
+    async def _clear_outcomes(self, cutoff: datetime) -> None:
+        """Drop the outcomes whose transaction left no journal entry behind: a commit's at
+        once, an abort's only when it is ten intent timeouts old, so that an owner stalled
+        that long still finds it and cannot commit what a recoverer rolled back."""
+        kept_until = datetime.now(UTC) - 10 * self._intent_timeout
+        async for decided in self._outcomes.find({}):
+            if decided["outcome"] == ABORT and decided["at"] > kept_until:
+                continue
+            if await self._journal.find_one({"tx": decided["_id"]}, {"_id": 1}) is None:
+                await self._outcomes.delete_one({"_id": decided["_id"]})
+
+    async def claim(self, name: str) -> str | None:
+        token = uuid.uuid4().hex
+        for _ in range(2):
+            try:
+                await self._claims.insert_one({"_id": name, "token": token, "at": _now()})
+                return token
+            except DuplicateKeyError:
+                held = await self._claims.find_one({"_id": name})
+            if held is not None and held["at"] > _now() - self._intent_timeout:
+                return None
+            if held is not None and not await self._take_over(name, held["token"]):
+                return None
+        return None
+
+    async def _take_over(self, name: str, stale_token: str) -> bool:
+        marker = f"{name}\x00taken-over\x00{stale_token}"
+        try:
+            await self._claims.insert_one({"_id": marker, "token": "", "at": _now()})
+        except DuplicateKeyError:
+            return False
+        await self._claims.delete_one({"_id": name, "token": stale_token})
+        await self._claims.delete_one({"_id": marker})
+        return True
+
+    async def release(self, name: str, token: str) -> None:
+        await self._claims.delete_one({"_id": name, "token": token})
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

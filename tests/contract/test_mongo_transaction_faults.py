@@ -1,0 +1,148 @@
+"""Fault injection between every step of ``commit_all`` on the MongoDB store (FerretDB).
+
+At each step boundary (``storage/mongo/transactions.py``) the test raises either an
+exception (the code's own error handling runs) or a simulated crash (a BaseException
+nothing catches, so no clean-up runs, as with kill -9), then recovers as a restarted
+server would and shows the store holds the whole transaction or none of it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from fhircare.storage.mongo.store import MongoStore
+from fhircare.storage.protocol import HistoryQuery, VersionConflict, Write
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+BEFORE_COMMIT = ("sequence", "journal 0", "journal 1", "journal 2", "checked")
+AFTER_COMMIT = ("decided", "applied 0", "applied 1", "applied 2", "cleared")
+
+
+class Crash(BaseException):
+    """A process dying: no except clause of the store handles it."""
+
+
+class Failure(Exception):
+    """An error the store's own handling sees (a lost connection, say)."""
+
+
+def writes() -> list[Write]:
+    return [
+        Write("Task", "shared", 2, T0, "PUT", b'{"tx":1}'),
+        Write("Goal", "new", 1, T0, "POST", b'{"tx":1}'),
+        Write("Task", "gone", 2, T0, "DELETE", None),
+    ]
+
+
+async def prepared(store: MongoStore) -> None:
+    await store.commit(Write("Task", "shared", 1, T0, "POST", b'{"before":1}'))
+    await store.commit(Write("Task", "gone", 1, T0, "POST", b'{"before":1}'))
+
+
+def fail_at(store: MongoStore, step: str, error: BaseException) -> None:
+    async def hook(name: str) -> None:
+        if name == step:
+            raise error
+
+    store._step = hook  # type: ignore[method-assign]
+
+
+async def landed(store: MongoStore) -> bool | None:
+    """True when the whole transaction is there, False when none of it; None if torn."""
+    shared = await store.read("Task", "shared")
+    new = await store.read("Goal", "new")
+    gone = await store.read("Task", "gone")
+    assert shared is not None and gone is not None
+    parts = [shared.version == 2, new is not None, gone.deleted]
+    if all(parts):
+        assert shared.body == b'{"tx":1}'
+        assert await store.count_history(HistoryQuery("Task", "shared")) == 2
+        assert await store.count_history(HistoryQuery("Goal", "new")) == 1
+        return True
+    if not any(parts):
+        assert shared.body == b'{"before":1}'
+        assert await store.count_history(HistoryQuery("Task")) == 2
+        return False
+    return None
+
+
+async def clean(store: MongoStore) -> bool:
+    """No journal entry left, no commit outcome (an abort's is kept a while on purpose)."""
+    return (
+        await store._journal.count_documents({}) == 0
+        and await store._outcomes.count_documents({"outcome": "commit"}) == 0
+    )
+
+
+@pytest.mark.parametrize("step", BEFORE_COMMIT + AFTER_COMMIT)
+async def test_an_exception_at_each_step(mongo_store: MongoStore, step: str) -> None:
+    await prepared(mongo_store)
+    fail_at(mongo_store, step, Failure(step))
+    with pytest.raises(Failure):
+        await mongo_store.commit_all(writes())
+    if step in BEFORE_COMMIT:
+        assert await landed(mongo_store) is False  # at once: the error handling undid it
+        assert await clean(mongo_store)
+    await mongo_store.recover()  # a restart; finishes a decided transaction at once
+    assert await landed(mongo_store) is (step in AFTER_COMMIT)
+    assert await clean(mongo_store)
+
+
+@pytest.mark.parametrize("step", BEFORE_COMMIT + AFTER_COMMIT)
+async def test_a_crash_at_each_step(mongo_store: MongoStore, step: str) -> None:
+    await prepared(mongo_store)
+    fail_at(mongo_store, step, Crash(step))
+    with pytest.raises(Crash):
+        await mongo_store.commit_all(writes())
+    fail_at(mongo_store, "never", Crash())
+    if step in BEFORE_COMMIT:
+        assert await landed(mongo_store) is False  # nothing visible while undecided
+        await mongo_store.recover()  # a restart at once: the owner may still be alive
+        assert await landed(mongo_store) is False
+        if step != "sequence":
+            with pytest.raises(VersionConflict):  # its reservations hold until stale
+                await mongo_store.commit(Write("Task", "shared", 2, T0, "PUT", b"{}"))
+    await mongo_store.recover(everything=True)  # past the intent timeout
+    assert await landed(mongo_store) is (step in AFTER_COMMIT)
+    assert await clean(mongo_store)
+    # the store goes on: the next version of each resource commits
+    shared = await mongo_store.read("Task", "shared")
+    assert shared is not None
+    after = await mongo_store.commit(Write("Task", "shared", shared.version + 1, T0, "PUT", b"{}"))
+    assert after.version == shared.version + 1
+
+
+async def test_a_stale_undecided_transaction_is_taken_over_by_the_next_writer(
+    mongo_store: MongoStore,
+) -> None:
+    await prepared(mongo_store)
+    fail_at(mongo_store, "checked", Crash())
+    with pytest.raises(Crash):
+        await mongo_store.commit_all(writes())
+    fail_at(mongo_store, "never", Crash())
+    await mongo_store._journal.update_many({}, {"$set": {"reservedAt": T0}})
+    with pytest.raises(VersionConflict):  # the writer that meets it aborts it …
+        await mongo_store.commit(Write("Task", "shared", 2, T0, "PUT", b'{"next":1}'))
+    stored = await mongo_store.commit(Write("Task", "shared", 2, T0, "PUT", b'{"next":1}'))
+    assert stored.version == 2  # … and its retry lands
+    assert await mongo_store.read("Goal", "new") is None
+    await mongo_store.recover(everything=True)
+    assert await mongo_store.read("Goal", "new") is None
+
+
+async def test_an_owner_aborted_by_a_recoverer_reports_a_conflict(
+    mongo_store: MongoStore,
+) -> None:
+    await prepared(mongo_store)
+
+    async def recoverer_wins(name: str) -> None:
+        if name == "checked":
+            await mongo_store.recover(everything=True)
+
+    mongo_store._step = recoverer_wins  # type: ignore[method-assign]
+    with pytest.raises(VersionConflict):
+        await mongo_store.commit_all(writes())
+    assert await landed(mongo_store) is False
+    assert await clean(mongo_store)
