@@ -55,10 +55,11 @@ async def mongo_store(mongo_uri: str, database_name: str) -> AsyncIterator[Mongo
         await store.close()
 
 
-@pytest.fixture(params=["memory", "mongo"])
-async def store(request: pytest.FixtureRequest, database_name: str) -> AsyncIterator[ResourceStore]:
-    """Every store, so one contract suite runs against each."""
-    if request.param == "memory":
+async def open_store(
+    kind: str, request: pytest.FixtureRequest, database_name: str
+) -> AsyncIterator[ResourceStore]:
+    """The store named ``kind`` ("memory" or "mongo") for one test, dropped after it."""
+    if kind == "memory":
         yield MemoryStore()
         return
     mongo = await _open_mongo(request.getfixturevalue("mongo_uri"), database_name)
@@ -67,6 +68,13 @@ async def store(request: pytest.FixtureRequest, database_name: str) -> AsyncIter
     finally:
         await mongo.drop()
         await mongo.close()
+
+
+@pytest.fixture(params=["memory", "mongo"])
+async def store(request: pytest.FixtureRequest, database_name: str) -> AsyncIterator[ResourceStore]:
+    """Every store, so one contract suite runs against each."""
+    async for one in open_store(request.param, request, database_name):
+        yield one
 
 
 @pytest.fixture

@@ -1,19 +1,29 @@
-"""Lookups by key are served by the ``_id`` index, not a collection scan.
+"""Which queries the server answers from an index, as its ``explain`` reports.
 
-On FerretDB this holds only because its build fixes the ``_id`` expression (see
-``storage/mongo/ferretdb.py``); an unfixed v1.24.2 answers these with ``SCAN``.
+Lookups by key (reads, vreads, ``_include``) use the ``_id`` index on every store; on
+FerretDB only because its build fixes the ``_id`` expression (``storage/mongo/ferretdb.py``),
+an unfixed v1.24.2 answers them with ``SCAN``. The care-manager searches are served by
+the compound multikey indexes on ``idx`` on MongoDB; FerretDB's SQLite backend pushes no
+filter but ``_id`` down to SQLite, so there they are a strict xfail: the day FerretDB (or
+a MongoDB given by ``MONGODB_URI``) serves them from an index, the xfail fails the run.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 
 from fhircare.fhir.ids import now
+from fhircare.interactions.request import Context
+from fhircare.interactions.search_chains import resolve_clauses
+from fhircare.search.indexer import Indexer
+from fhircare.search.parse import parse
 from fhircare.storage.mongo.documents import resource_key, version_key
+from fhircare.storage.mongo.search import search_filter
 from fhircare.storage.mongo.store import MongoStore
-from fhircare.storage.protocol import Write
+from fhircare.storage.protocol import SearchQuery, Write
 
 
 def uses_index(explained: dict[str, Any]) -> bool:
@@ -54,3 +64,52 @@ async def test_a_filter_on_other_fields_is_reported_as_a_scan(written: MongoStor
     # the detector above can fail: a filter no index serves is reported as a scan
     explained = await written._db.command("explain", {"find": "resources", "filter": {"rid": "p1"}})
     assert not uses_index(explained)
+
+
+CARE_MANAGER_SEARCHES = [
+    "Task?patient=Patient/p1&status=requested",
+    "CarePlan?category=http://hl7.org/fhir/us/core/CodeSystem/careplan-category|assess-plan",
+    "Task?period=ge2026-01-01&period=lt2026-02-01",
+    "Task?owner=Practitioner/nurse",
+    "Task?focus=CarePlan/plan1",
+    "Task?subject:Patient.name=smith",
+    "Provenance?target=Task/t1",  # what _revinclude=Provenance:target asks; _include reads
+]
+
+
+async def search_filters(store: MongoStore, url: str) -> list[dict[str, Any]]:
+    """The filter ``url`` sends to the server (after its chains are resolved)."""
+    resource_type, _, query = url.partition("?")
+    context = Context(store)
+    parsed = parse(
+        resource_type, parse_qsl(query), context.registry.lookup, context.search_limits, True
+    )
+    predicates = await resolve_clauses(context, parsed, Indexer(context.registry, None))
+    return [search_filter(SearchQuery(resource_type, (p,)), store._per_entry) for p in predicates]
+
+
+@pytest.fixture
+async def care_data(written: MongoStore) -> MongoStore:
+    patient = b'{"resourceType":"Patient","id":"p1","name":[{"family":"Smith"}]}'
+    await written.commit(Write("Patient", "p1", 2, now(), "PUT", patient))
+    return written
+
+
+@pytest.mark.parametrize("url", CARE_MANAGER_SEARCHES)
+async def test_care_manager_searches_use_an_index(
+    care_data: MongoStore, url: str, request: pytest.FixtureRequest
+) -> None:
+    build = await care_data._db.client.admin.command("buildInfo")
+    if "ferretdbVersion" in build:
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                raises=AssertionError,
+                reason="FerretDB's SQLite backend indexes only _id",
+            )
+        )
+    for criteria in await search_filters(care_data, url):
+        explained = await care_data._db.command(
+            "explain", {"find": "resources", "filter": criteria}
+        )
+        assert uses_index(explained), (url, criteria, explained.get("queryPlanner"))

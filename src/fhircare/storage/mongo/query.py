@@ -1,11 +1,13 @@
 """Rendering search predicates as MongoDB prefilters over the ``idx`` entries.
 
-FerretDB v1.24.2 answers ``$elemMatch`` over an array of documents with nothing (or an
-"unknown operator" error), so no filter can tie several conditions to one entry there.
-The store therefore asks MongoDB for a *necessary* condition, rendered here with dot
-notation (each condition holds for some entry; ``Not`` prefilters nothing), and applies
-the exact predicate to each candidate with ``search.match``: one behaviour on every
-store, and on MongoDB the prefilter is served by the multikey indexes on ``idx``.
+The store asks the server for a *necessary* condition (``Not`` prefilters nothing) and
+applies the exact predicate to each candidate with ``search.match``: one behaviour on
+every store. On MongoDB an entry's conditions are tied together with ``$elemMatch``
+(``per_entry``), which gives the compound multikey indexes on ``idx`` (``idx.p`` then a
+value field) bounds on both keys. FerretDB v1.24.2 answers ``$elemMatch`` over an array of
+documents with nothing (or an "unknown operator" error), so there each condition is
+rendered on its own with dot notation (it holds for some entry); its SQLite backend
+serves no filter but ``_id`` from an index anyway.
 Every value is placed as data: field names come from this module, never from a query,
 and text becomes an anchored, escaped regular expression.
 """
@@ -38,8 +40,17 @@ _COMPARISONS = {
 }
 
 
-def prefilter(predicate: Predicate) -> dict[str, Any]:
-    """A filter every resource matching ``predicate`` passes ({} when nothing narrows it)."""
+def prefilter(predicate: Predicate, per_entry: bool = False) -> dict[str, Any]:
+    """A filter every resource matching ``predicate`` passes ({} when nothing narrows it);
+    ``per_entry`` ties an entry's conditions to one entry with ``$elemMatch``."""
+    if isinstance(predicate, Entry) and per_entry:
+        within: dict[str, Any] = {}
+        if predicate.code != ANY_PARAMETER:
+            within["p"] = predicate.code
+        for c in predicate.conds:
+            if c.op != "null":
+                within.setdefault(c.field, {}).update(_condition(c))
+        return {INDEX_FIELD: {"$elemMatch": within or {"p": {"$exists": True}}}}
     if isinstance(predicate, Entry):
         parts: list[dict[str, Any]] = []
         if predicate.code != ANY_PARAMETER:
@@ -53,10 +64,10 @@ def prefilter(predicate: Predicate) -> dict[str, Any]:
     if isinstance(predicate, Field):
         return {predicate.cond.field: _condition(predicate.cond)}
     if isinstance(predicate, AnyOf):
-        options = [prefilter(p) for p in predicate.parts]
+        options = [prefilter(p, per_entry) for p in predicate.parts]
         return {} if any(not o for o in options) else {"$or": options}
     if isinstance(predicate, AllOf):
-        required = [f for f in (prefilter(p) for p in predicate.parts) if f]
+        required = [f for f in (prefilter(p, per_entry) for p in predicate.parts) if f]
         return {"$and": required} if required else {}
     if isinstance(predicate, Not):
         return {}

@@ -39,14 +39,11 @@ class MongoSearch:
     _history: AsyncCollection[Document]
     _sequence: AsyncCollection[Document]
     _last_seq: int
+    _per_entry: bool
+    """``$elemMatch`` prefilters (``query.py``): on MongoDB, not on FerretDB."""
 
-    @staticmethod
-    def _search_filter(query: SearchQuery) -> Document:
-        criteria = live_filter(query.resource_type)
-        narrowing = [f for f in (prefilter(p) for p in query.predicates) if f]
-        if narrowing:
-            criteria["$and"] = narrowing
-        return criteria
+    def _search_filter(self, query: SearchQuery) -> Document:
+        return search_filter(query, self._per_entry)
 
     def _exact(self, query: SearchQuery, document: Document) -> bool:
         fields = {"rid": document["rid"], "lastUpdated": document["lastUpdated"]}
@@ -138,6 +135,16 @@ class MongoSearch:
     async def count(self, query: SearchQuery) -> int:
         criteria = self._search_filter(query)
         return len(await self._matching(replace(query, after=None), criteria, None))
+
+
+def search_filter(query: SearchQuery, per_entry: bool) -> Document:
+    """The server-side filter of ``query``: live documents of its type passing every
+    predicate's prefilter (``query.py``)."""
+    criteria = live_filter(query.resource_type)
+    narrowing = [f for f in (prefilter(p, per_entry) for p in query.predicates) if f]
+    if narrowing:
+        criteria["$and"] = narrowing
+    return criteria
 
 
 def live_filter(resource_type: str | None) -> Document:

@@ -41,8 +41,11 @@ class MongoStore(JournaledTransactions, MongoSearch):
         self._claims = self._db["claims"]
         self._intent_timeout = intent_timeout
         self._last_seq = 0
+        self._per_entry = False
 
     async def open(self) -> None:
+        build = await self._client.admin.command("buildInfo")
+        self._per_entry = "ferretdbVersion" not in build
         await self._history.create_index([("seq", DESCENDING)], name="seq")
         await self._history.create_index(
             [("type", ASCENDING), ("seq", DESCENDING)], name="type_seq"
