@@ -1,7 +1,9 @@
 """``python -m bench``: run every row, print the table, save it under ``bench/results/``.
 
-Rows are ``create`` then ``read`` at each ``--concurrency``; each row is timed over HTTP and
-then done the same way with raw pymongo on the same store. Then the search section
+Rows are ``create``, ``read``, ``transaction`` (a bundle of ``--transaction-entries``
+creates; raw: one ``insert_many``) and ``cond create`` (``If-None-Exist``; raw: ``find_one``
+then ``insert_one``) at each ``--concurrency``; each row is timed over HTTP and then done the
+same way with raw pymongo on the same store. Then the search section
 (``search_bench.py``): ``--search-size`` resources are loaded straight into fhircare's
 database and each search query is timed over HTTP beside the raw pymongo query it compiles
 to. With ``--base-url`` the search section is skipped: the bench cannot load data into
@@ -109,6 +111,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "fhircare; raw pymongo still runs against MONGODB_URI or a throwaway FerretDB",
     )
     parser.add_argument(
+        "--transactions",
+        type=positive,
+        default=20,
+        help="transaction bundles per row (default 20)",
+    )
+    parser.add_argument(
+        "--transaction-entries",
+        type=positive,
+        default=100,
+        help="creates in each transaction bundle (default 100)",
+    )
+    parser.add_argument(
+        "--conditional-creates",
+        type=positive,
+        default=1000,
+        help="conditional creates (If-None-Exist) per row (default 1,000)",
+    )
+    parser.add_argument(
         "--search-size",
         type=non_negative,
         default=DEFAULT_SEARCH_SIZE,
@@ -192,10 +212,26 @@ async def measure(
                     lambda: raw_mongo.read_operation(collection, list(raw_ids)),
                 ),
             ]
+            patients = mongo[raw_database][raw_mongo.CONDITIONAL_COLLECTION]
+            run = raw_database
+            entries = args.transaction_entries
+            plan += [
+                (
+                    "transaction",
+                    lambda: http_load.transaction_operation(http, entries, run),
+                    lambda: raw_mongo.transaction_operation(collection, entries),
+                ),
+                (
+                    "cond create",
+                    lambda: http_load.conditional_create_operation(http, f"{run}-{len(rows)}"),
+                    lambda: raw_mongo.conditional_create_operation(patients, f"{len(rows)}"),
+                ),
+            ]
+            fixed = {"transaction": args.transactions, "cond create": args.conditional_creates}
             total = len(plan) * len(args.concurrency)
             for operation, server_op, raw_op in plan:
                 for concurrency in args.concurrency:
-                    n = requests_for(concurrency, args.requests)
+                    n = fixed.get(operation) or requests_for(concurrency, args.requests)
                     progress(
                         f"[{len(rows) + 1}/{total}] {operation} concurrency={concurrency} "
                         f"requests={n}: HTTP…"
@@ -336,6 +372,9 @@ def main(argv: list[str] | None = None) -> int:
             "base_url": args.base_url,
             "warmup": WARMUP,
             "body_bytes": len(http_load.BODY.encode()),
+            "transactions": args.transactions,
+            "transaction_entries": args.transaction_entries,
+            "conditional_creates": args.conditional_creates,
             "search_size": args.search_size if search else None,
             "search_reps": args.search_reps if search else None,
             "seed": args.seed,

@@ -1,4 +1,5 @@
-"""The HTTP side: create and read Observations through any FHIR R4 server with httpx.
+"""The HTTP side: creates, reads, transactions and conditional creates through any FHIR R4
+server with httpx.
 
 One pooled ``httpx.AsyncClient`` serves the whole run; its pool holds at least as many
 connections as the highest concurrency, so no call waits for a connection.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 
 import httpx
 
@@ -127,3 +129,69 @@ def read_operation(http: httpx.AsyncClient, ids: list[str]) -> Operation:
         return None if response.status_code == 200 else _problem(response, 200)
 
     return read
+
+
+def transaction_body(entries: int, run: str, n: int) -> bytes:
+    """A transaction: a new Patient by ``urn:uuid`` and ``entries - 1`` Observations of it."""
+    patient_url = f"urn:uuid:{uuid.uuid4()}"
+    patient = {
+        "resourceType": "Patient",
+        "identifier": [{"system": "urn:bench", "value": f"{run}-tx-{n}"}],
+    }
+    observation = {**OBSERVATION, "subject": {"reference": patient_url}}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": patient_url,
+                "resource": patient,
+                "request": {"method": "POST", "url": "Patient"},
+            }
+        ]
+        + [
+            {
+                "fullUrl": f"urn:uuid:{uuid.uuid4()}",
+                "resource": observation,
+                "request": {"method": "POST", "url": "Observation"},
+            }
+            for _ in range(entries - 1)
+        ],
+    }
+    return json.dumps(bundle, separators=(",", ":")).encode()
+
+
+def transaction_operation(http: httpx.AsyncClient, entries: int, run: str) -> Operation:
+    """POST [base] with a transaction of ``entries`` creates; 200 with every entry 201."""
+    headers = {"Content-Type": FHIR_JSON, "Prefer": "return=minimal"}
+
+    async def transact(index: int) -> str | None:
+        body = transaction_body(entries, run, index)
+        response = await http.post("", content=body, headers=headers)
+        if response.status_code != 200:
+            return _problem(response, 200)
+        statuses = [e.get("response", {}).get("status", "") for e in response.json()["entry"]]
+        if len(statuses) != entries or not all(s.startswith("201") for s in statuses):
+            return f"transaction-response statuses {sorted(set(statuses))[:3]}"
+        return None
+
+    return transact
+
+
+def conditional_patient(run: str, index: int) -> tuple[bytes, str]:
+    """A Patient with one identifier, and the ``If-None-Exist`` query that selects it."""
+    value = f"{run}-{index}"
+    patient = {"resourceType": "Patient", "identifier": [{"system": "urn:bench", "value": value}]}
+    return json.dumps(patient).encode(), f"identifier=urn:bench|{value}"
+
+
+def conditional_create_operation(http: httpx.AsyncClient, run: str) -> Operation:
+    """POST /Patient with ``If-None-Exist`` on a new identifier; 201 is success."""
+
+    async def create(index: int) -> str | None:
+        body, condition = conditional_patient(run, index)
+        headers = {"Content-Type": FHIR_JSON, "If-None-Exist": condition}
+        response = await http.post("/Patient", content=body, headers=headers)
+        return None if response.status_code == 201 else _problem(response, 201)
+
+    return create

@@ -28,7 +28,13 @@ def open_store(settings: Settings) -> ResourceStore:
 def context_for(settings: Settings, store: ResourceStore) -> Context:
     """What interactions need: the store, the limits the settings give and the search
     parameters (call ``context.search_parameters.load()`` once the store is open)."""
-    limits = Limits(settings.default_count, settings.max_count, settings.max_json_depth)
+    limits = Limits(
+        settings.default_count,
+        settings.max_count,
+        settings.max_json_depth,
+        max_bundle_entries=settings.max_bundle_entries,
+        conditional_delete=settings.conditional_delete,
+    )
     parameters = SearchParameters(
         store, default_registry(), settings.search_parameter_refresh_seconds
     )

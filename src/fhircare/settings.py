@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,10 +36,22 @@ class Settings(BaseSettings):
     dev_store_port: int = Field(default=DEV_STORE_PORT, description="Port of the dev FerretDB.")
     workers: int = Field(default=1, description="uvicorn worker processes.")
     max_body_bytes: int = Field(default=16 * 1024 * 1024, description="Largest request body.")
+    max_bundle_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        description="Largest body of POST [base] (a batch or transaction Bundle).",
+    )
+    max_bundle_entries: int = Field(
+        default=1000, description="Most entries a batch or transaction Bundle may have."
+    )
     default_count: int = Field(default=20, description="Page size when _count is absent.")
     max_count: int = Field(default=1000, description="Largest _count honoured.")
     max_json_depth: int = Field(default=64, description="Deepest nesting of a resource's JSON.")
     log_level: str = Field(default="info", description="Log level.")
+    conditional_delete: Literal["single", "multiple"] = Field(
+        default="single",
+        description="A conditional delete matching several resources: 'single' answers 412, "
+        "'multiple' deletes them all, up to max_count.",
+    )
     search_parameter_refresh_seconds: float = Field(
         default=2.0,
         description="How often (at most) a process checks the store for SearchParameter "

@@ -80,3 +80,21 @@ async def test_twenty_clients_if_match_on_one_resource(live: ServerProcess) -> N
         assert int(after.json()["meta"]["versionId"]) == before + wins
         history = (await http.get("/Task/contended/_history", params={"_count": 500})).json()
         assert history["total"] == before + wins
+
+
+async def test_fifty_conditional_creates_across_two_workers_make_one(live: ServerProcess) -> None:
+    """https://hl7.org/fhir/R4/http.html#ccreate: the claim lives in the store, so two
+    worker processes serving 50 identical conditional creates still create one resource."""
+    system, value = "http://example.org/mrn", f"live-{uuid.uuid4().hex[:8]}"
+    body = {"resourceType": "Patient", "identifier": [{"system": system, "value": value}]}
+    headers = {**FHIR_JSON, "If-None-Exist": f"identifier={system}|{value}"}
+    limits = httpx.Limits(max_connections=50)
+    async with httpx.AsyncClient(base_url=live.base_url, timeout=60, limits=limits) as http:
+        results = await asyncio.gather(
+            *(http.post("/Patient", json=body, headers=headers) for _ in range(50))
+        )
+        statuses = sorted(r.status_code for r in results)
+        assert statuses == [200] * 49 + [201], [r.text for r in results if r.status_code >= 400]
+        assert len({r.headers["location"] for r in results}) == 1
+        params = {"identifier": f"{system}|{value}", "_summary": "count"}
+        assert (await http.get("/Patient", params=params)).json()["total"] == 1

@@ -56,9 +56,9 @@ async def test_type_mismatch_unknown_type_and_wrong_method(client: httpx.AsyncCl
     )
     assert_outcome(await client.get("/Bogus/1"), 404, "not-found")
     assert_outcome(await client.get("/nothing-here"), 404)
-    response = await client.delete("/Patient")
+    response = await client.put("/Patient/_search", json=PATIENT, headers=FHIR_JSON)
     assert_outcome(response, 405)
-    assert "POST" in response.headers["allow"]
+    assert response.headers["allow"] == "POST"
     assert_outcome(await client.post("/Patient/1", json=PATIENT, headers=FHIR_JSON), 405)
     assert_outcome(await client.put("/metadata", json=PATIENT, headers=FHIR_JSON), 405)
 
@@ -129,5 +129,5 @@ async def test_deep_nesting_is_a_fast_400_not_a_500(client: httpx.AsyncClient) -
 async def test_the_base_itself_is_not_redirected(client: httpx.AsyncClient) -> None:
     """``POST [base]`` is where batches go: it must not bounce with a 307 to ``[base]/``."""
     response = await client.post("http://test/fhir", json={"resourceType": "Bundle"})
-    assert_outcome(response, 405)
+    assert_outcome(response, 400, "invalid")  # a Bundle without a type, answered in place
     assert_outcome(await client.get("http://test/"), 404, "not-found")

@@ -132,9 +132,11 @@ async def test_capability_statement_claims_only_what_exists(client: httpx.AsyncC
     params = {p["name"]: p["type"] for p in resources["CarePlan"]["searchParam"]}
     assert params["subject"] == "reference" and params["status"] == "token"
     assert params["_lastUpdated"] == "date"
-    assert resources["CarePlan"]["conditionalCreate"] is False
+    assert resources["CarePlan"]["conditionalCreate"] is True
+    assert resources["CarePlan"]["conditionalUpdate"] is True
+    assert resources["CarePlan"]["conditionalDelete"] == "single"
     system = {i["code"] for i in body["rest"][0]["interaction"]}
-    assert system == {"history-system", "search-system"}
+    assert system == {"transaction", "batch", "history-system", "search-system"}
 
 
 async def test_summary_and_elements_on_read(client: httpx.AsyncClient) -> None:

@@ -33,3 +33,14 @@ def test_readme_documents_every_setting() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     for name in Settings.model_fields:
         assert f"FHIRCARE_{name.upper()}" in readme, name
+
+
+def test_conditional_delete_is_single_or_multiple(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    assert Settings().conditional_delete == "single"
+    monkeypatch.setenv("FHIRCARE_CONDITIONAL_DELETE", "multiple")
+    assert Settings().conditional_delete == "multiple"
+    monkeypatch.setenv("FHIRCARE_CONDITIONAL_DELETE", "all")
+    with pytest.raises(ValidationError):
+        Settings()

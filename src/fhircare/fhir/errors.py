@@ -28,6 +28,26 @@ class Category(StrEnum):
     TRANSIENT = "transient"  # 503
 
 
+STATUS = {
+    Category.INVALID: 400,
+    Category.PROCESSING: 422,
+    Category.NOT_FOUND: 404,
+    Category.GONE: 410,
+    Category.NOT_ALLOWED: 405,
+    Category.CONFLICT: 409,
+    Category.PRECONDITION: 412,
+    Category.UNSUPPORTED_MEDIA: 415,
+    Category.NOT_ACCEPTABLE: 406,
+    Category.TOO_LARGE: 413,
+    Category.UNSUPPORTED: 400,
+    Category.FORBIDDEN: 403,
+    Category.TOO_COSTLY: 400,
+    Category.TRANSIENT: 503,
+}
+"""The HTTP status of each category (https://hl7.org/fhir/R4/http.html#2.21.0.1); a batch
+entry's ``response.status`` uses it as the HTTP adapter does."""
+
+
 @dataclass(frozen=True)
 class Issue:
     """One OperationOutcome.issue: ``code`` from the issue-type value set."""

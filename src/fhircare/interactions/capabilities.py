@@ -2,9 +2,11 @@
 
 Built from what the server implements and nothing more: the interactions listed here,
 the resource types the validation models know and the search parameters of the registry
-(the packaged ones and the active SearchParameter resources), and the ``$reindex`` operation.
-A statement is rendered once per (base URL, registry object): a changed set of search
-parameters is a new registry, hence a new statement.
+(the packaged ones and the active SearchParameter resources), the conditional create,
+update and delete (``single`` or ``multiple`` as the setting says; R4 has no element for
+conditional patch) and the ``$reindex`` operation. A statement is rendered once per
+(registry object, base URL, delete policy): a changed set of search parameters is a new
+registry, hence a new statement.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ TYPE_INTERACTIONS = (
     "create",
     "search-type",
 )
-SYSTEM_INTERACTIONS = ("history-system", "search-system")
+SYSTEM_INTERACTIONS = ("transaction", "batch", "history-system", "search-system")
 FORMATS = ("application/fhir+json", "application/json")
 PATCH_FORMATS = ("application/json-patch+json",)
 
@@ -51,7 +53,9 @@ def _reindex_operation(base_url: str) -> dict[str, str]:
     return {"name": "reindex", "definition": f"{base_url}/OperationDefinition/{REINDEX}"}
 
 
-def capability_statement(base_url: str, registry: SearchParamRegistry) -> dict[str, Any]:
+def capability_statement(
+    base_url: str, registry: SearchParamRegistry, conditional_delete: str = "single"
+) -> dict[str, Any]:
     resources = [
         {
             "type": resource_type,
@@ -62,10 +66,10 @@ def capability_statement(base_url: str, registry: SearchParamRegistry) -> dict[s
             "versioning": "versioned-update",
             "readHistory": True,
             "updateCreate": True,
-            "conditionalCreate": False,
+            "conditionalCreate": True,
             "conditionalRead": "full-support",
-            "conditionalUpdate": False,
-            "conditionalDelete": "not-supported",
+            "conditionalUpdate": True,
+            "conditionalDelete": conditional_delete,
             "operation": [_reindex_operation(base_url)],
         }
         for resource_type in sorted(RESOURCE_TYPES)
@@ -93,8 +97,8 @@ def capability_statement(base_url: str, registry: SearchParamRegistry) -> dict[s
 
 
 # Keyed by the registry object itself (weakly, so a replaced registry's statements go with
-# it; an ``id()`` could be reused by a later registry), then by base URL.
-_RENDERED: weakref.WeakKeyDictionary[SearchParamRegistry, dict[str, bytes]] = (
+# it; an ``id()`` could be reused by a later registry), then by base URL and delete policy.
+_RENDERED: weakref.WeakKeyDictionary[SearchParamRegistry, dict[tuple[str, str], bytes]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -102,6 +106,9 @@ _RENDERED: weakref.WeakKeyDictionary[SearchParamRegistry, dict[str, bytes]] = (
 async def capabilities(context: Context, request: FhirRequest) -> FhirResponse:
     registry = context.registry
     rendered = _RENDERED.setdefault(registry, {})
-    if request.base_url not in rendered:
-        rendered[request.base_url] = jsonio.dumps(capability_statement(request.base_url, registry))
-    return FhirResponse(200, rendered[request.base_url])
+    policy = context.limits.conditional_delete
+    key = (request.base_url, policy)
+    if key not in rendered:
+        statement = capability_statement(request.base_url, registry, policy)
+        rendered[key] = jsonio.dumps(statement)
+    return FhirResponse(200, rendered[key])

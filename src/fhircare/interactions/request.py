@@ -51,6 +51,7 @@ class Limits:
     max_json_depth: int = 64
     max_chain_matches: int = 1000
     max_included: int = 1000
+    max_bundle_entries: int = 1000
     conditional_delete: str = "single"
     """``single``: a conditional delete matching several resources is 412; ``multiple``:
     it deletes them all, up to ``max_count`` (https://hl7.org/fhir/R4/http.html#cdelete)."""

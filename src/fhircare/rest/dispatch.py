@@ -10,7 +10,11 @@ from dataclasses import dataclass
 
 from fhircare.fhir import errors
 from fhircare.fhir.models import RESOURCE_TYPES
+from fhircare.interactions.bundle import process_bundle
 from fhircare.interactions.capabilities import capabilities
+from fhircare.interactions.conditional_delete import conditional_delete
+from fhircare.interactions.conditional_patch import conditional_patch
+from fhircare.interactions.conditional_update import conditional_update
 from fhircare.interactions.create import create
 from fhircare.interactions.delete import delete
 from fhircare.interactions.history import history
@@ -33,7 +37,7 @@ class Route:
     resource_type: str | None = None
     id: str | None = None
     version: str | None = None
-    body: str | None = None  # what the body must be: resource, patch or form
+    body: str | None = None  # what the body must be: resource, patch, form or bundle
     shapes_resource: bool = False
 
 
@@ -46,14 +50,21 @@ def route(method: str, segments: list[str]) -> Route:
             raise errors.not_found(f"Resource type '{segments[0][:64]}' is not supported")
         raise errors.not_found(f"No FHIR endpoint at '/{'/'.join(segments)[:100]}'")
     table: dict[tuple[str, ...], dict[str, Route]] = {
-        (): {"GET": Route(search)},
+        (): {"GET": Route(search), "POST": Route(_bundle, body="bundle")},
         ("metadata",): {"GET": Route(capabilities)},
         ("_history",): {"GET": Route(history)},
         ("$reindex",): {"POST": Route(reindex)},
     }
     if shape and shape[0] == "T":
         t = segments[0]
-        table[("T",)] = {"GET": Route(search, t), "POST": Route(create, t, body="resource")}
+        table[("T",)] = {
+            "GET": Route(search, t),
+            "POST": Route(create, t, body="resource"),
+            # conditional: the query is the condition, 400 without one
+            "PUT": Route(conditional_update, t, body="resource"),
+            "PATCH": Route(conditional_patch, t, body="patch"),
+            "DELETE": Route(conditional_delete, t),
+        }
         table[("T", "_search")] = {"POST": Route(search, t, body="form")}
         table[("T", "_history")] = {"GET": Route(history, t)}
         table[("T", "$reindex")] = {"POST": Route(reindex, t)}
@@ -80,3 +91,8 @@ def route(method: str, segments: list[str]) -> Route:
         error.headers["Allow"] = ", ".join(sorted(methods))
         raise error
     return chosen
+
+
+async def _bundle(context: Context, request: FhirRequest) -> FhirResponse:
+    """``POST [base]``: a batch or transaction, each entry routed by ``route`` again."""
+    return await process_bundle(context, request, route)

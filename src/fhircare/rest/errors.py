@@ -14,28 +14,12 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from fhircare.fhir import jsonio
-from fhircare.fhir.errors import Category, FhirError, Issue
+from fhircare.fhir.errors import STATUS, FhirError, Issue
 from fhircare.fhir.outcomes import outcome
 from fhircare.rest.media import FHIR_JSON
 
 log = logging.getLogger("fhircare.rest")
 
-STATUS = {
-    Category.INVALID: 400,
-    Category.PROCESSING: 422,
-    Category.NOT_FOUND: 404,
-    Category.GONE: 410,
-    Category.NOT_ALLOWED: 405,
-    Category.CONFLICT: 409,
-    Category.PRECONDITION: 412,
-    Category.UNSUPPORTED_MEDIA: 415,
-    Category.NOT_ACCEPTABLE: 406,
-    Category.TOO_LARGE: 413,
-    Category.UNSUPPORTED: 400,
-    Category.FORBIDDEN: 403,
-    Category.TOO_COSTLY: 400,
-    Category.TRANSIENT: 503,
-}
 _HTTP_CODES = {404: "not-found", 405: "not-supported", 413: "too-costly"}
 
 

@@ -28,7 +28,10 @@ def fhir_router(settings: Settings) -> APIRouter:
         body = b""
         if chosen.body is not None:
             check_body_type(request.headers.get("content-type"), chosen.body)
-            body = await read_body(request, settings.max_body_bytes)
+            limit = (
+                settings.max_bundle_bytes if chosen.body == "bundle" else settings.max_body_bytes
+            )
+            body = await read_body(request, limit)
         fhir_request = FhirRequest(
             method=request.method,
             resource_type=chosen.resource_type,
