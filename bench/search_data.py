@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pymongo import DESCENDING, MongoClient
+from pymongo import MongoClient
+from pymongo.collection import Collection
 
 from bench.population import Population, Resource, batches
 from fhircare.fhir import jsonio
@@ -34,6 +35,8 @@ from fhircare.storage.mongo.documents import (
     resource_key,
     version_document,
 )
+from fhircare.storage.mongo.sequence import FLOOR, highest, run_probe_sync
+from fhircare.storage.mongo.sequence import key as sequence_key
 from fhircare.storage.protocol import Write
 
 BATCH = 1000
@@ -106,8 +109,7 @@ def load(
     total = len(population.resources)
     try:
         db = client[database]
-        latest = db[SEQUENCE].find_one({}, sort=[("_id", DESCENDING)])
-        first = (int(latest["_id"]) if latest else 0) + 1
+        first = highest_reserved(db[SEQUENCE]) + 1
         seq = first
         done = 0
         for batch in batches(population.resources, BATCH):
@@ -117,7 +119,7 @@ def load(
                 current, history = documents(resource, seq, indexer)
                 currents.append(current)
                 histories.append(history)
-                sequence.append({"_id": seq})
+                sequence.append({"_id": sequence_key(seq)})
                 seq += 1
             t1 = time.perf_counter()
             db[SEQUENCE].insert_many(sequence, ordered=False)
@@ -143,6 +145,17 @@ def load(
         first,
         seq - 1,
     )
+
+
+def highest_reserved(collection: Collection[dict[str, Any]]) -> int:
+    """The highest write sequence number taken, found as the store finds it."""
+    floor = collection.find_one({"_id": FLOOR})
+    start = int(floor["n"]) if floor else 0
+
+    def taken(n: int) -> bool:
+        return collection.find_one({"_id": sequence_key(n)}, {"_id": 1}) is not None
+
+    return run_probe_sync(highest(start), taken)
 
 
 def stderr_progress(message: str) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 
@@ -16,6 +18,8 @@ from fhircare.rest.routes import fhir_router
 from fhircare.search.registry import default_registry
 from fhircare.settings import Settings
 from fhircare.storage.protocol import ResourceStore
+
+log = logging.getLogger(__name__)
 
 
 def open_store(settings: Settings) -> ResourceStore:
@@ -41,6 +45,16 @@ def context_for(settings: Settings, store: ResourceStore) -> Context:
     return Context(store=store, limits=limits, search_parameters=parameters)
 
 
+async def recover_periodically(store: ResourceStore, seconds: float) -> None:
+    """Finish writes a crashed process left behind (``ResourceStore.recover``)."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await store.recover()
+        except Exception:  # a store outage must not end the task; the next round retries
+            log.exception("recovery failed")
+
+
 def create_app(settings: Settings | None = None, store: ResourceStore | None = None) -> FastAPI:
     """The ASGI app; the store is opened in the lifespan (or injected, for tests)."""
     settings = settings or Settings()
@@ -51,9 +65,13 @@ def create_app(settings: Settings | None = None, store: ResourceStore | None = N
         await active.open()
         app.state.context = context_for(settings, active)
         await app.state.context.search_parameters.load()
+        recovery = asyncio.create_task(recover_periodically(active, settings.recovery_seconds))
         try:
             yield
         finally:
+            recovery.cancel()
+            with suppress(asyncio.CancelledError):
+                await recovery
             if store is None:
                 await active.close()
 

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
         description="A conditional delete matching several resources: 'single' answers 412, "
         "'multiple' deletes them all, up to max_count.",
     )
+    recovery_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often the server finishes writes a crashed process left behind.",
+    )
     search_parameter_refresh_seconds: float = Field(
         default=2.0,
         description="How often (at most) a process checks the store for SearchParameter "

@@ -128,3 +128,43 @@ async def test_open_creates_indexes_idempotently(mongo_store: MongoStore) -> Non
     await mongo_store.open()
     names = {ix["name"] async for ix in await mongo_store._history.list_indexes()}
     assert {"seq", "type_seq", "instance_seq"} <= names
+
+
+async def test_instance_history_lists_a_version_not_yet_copied_to_history(
+    mongo_store: MongoStore,
+) -> None:
+    await mongo_store.commit(put("a", 1, b'{"v":1}'))
+    await crash_after(mongo_store, put("a", 2, b'{"v":2}'), "current", age=0)
+    assert await versions(mongo_store, "a") == [2, 1]
+    assert await mongo_store.count_history(HistoryQuery("Patient", "a")) == 2
+
+
+async def test_a_store_of_integer_sequence_keys_goes_on_above_them(
+    mongo_store: MongoStore, mongo_uri: str
+) -> None:
+    """Stores written before string keys hold integers; their highest becomes the floor."""
+    await mongo_store._db["sequence"].drop()
+    await mongo_store._db["sequence"].insert_many([{"_id": n} for n in range(1, 41)])
+    reopened = connect(mongo_uri, mongo_store._db.name)
+    try:
+        await reopened.open()
+        assert await reopened._sequence.highest() == 40
+        assert await reopened._next_seq() == 41
+        assert await reopened._sequence.highest() == 41
+    finally:
+        await reopened.close()
+
+
+async def test_search_parameter_changes_renew_the_token_even_through_recovery(
+    mongo_store: MongoStore,
+) -> None:
+    before = await mongo_store.change_token("SearchParameter")
+    await mongo_store.commit(put("a", 1, b"{}"))  # a Patient: not watched
+    assert await mongo_store.change_token("SearchParameter") == before
+    crashed = Write("SearchParameter", "sp", 1, T0, "POST", b"{}")
+    version = version_document(crashed, await mongo_store._next_seq())
+    await mongo_store._journal.insert_one({**version, "reservedAt": T0})
+    assert await mongo_store._set_current(version)  # landed, then the process died
+    assert await mongo_store.change_token("SearchParameter") == before
+    await mongo_store.recover()
+    assert await mongo_store.change_token("SearchParameter") != before

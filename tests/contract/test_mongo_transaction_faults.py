@@ -2,13 +2,14 @@
 
 At each step boundary (``storage/mongo/transactions.py``) the test raises either an
 exception (the code's own error handling runs) or a simulated crash (a BaseException
-nothing catches, so no clean-up runs, as with kill -9), then recovers as a restarted
-server would and shows the store holds the whole transaction or none of it.
+nothing catches, so no clean-up runs, as with kill -9), then settles the store as a
+restarted server does (``settle``: its entries are taken over once stale) and shows the
+store holds the whole transaction or none of it.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -76,41 +77,48 @@ async def clean(store: MongoStore) -> bool:
     )
 
 
+@pytest.fixture
+def store(mongo_store: MongoStore) -> MongoStore:
+    """The MongoDB store with a short intent timeout, so that a restart's ``settle``
+    takes a dead owner's entries over quickly."""
+    mongo_store._intent_timeout = timedelta(milliseconds=300)
+    return mongo_store
+
+
 @pytest.mark.parametrize("step", BEFORE_COMMIT + AFTER_COMMIT)
-async def test_an_exception_at_each_step(mongo_store: MongoStore, step: str) -> None:
-    await prepared(mongo_store)
-    fail_at(mongo_store, step, Failure(step))
+async def test_an_exception_at_each_step(store: MongoStore, step: str) -> None:
+    await prepared(store)
+    fail_at(store, step, Failure(step))
     with pytest.raises(Failure):
-        await mongo_store.commit_all(writes())
+        await store.commit_all(writes())
     if step in BEFORE_COMMIT:
-        assert await landed(mongo_store) is False  # at once: the error handling undid it
-        assert await clean(mongo_store)
-    await mongo_store.recover()  # a restart; finishes a decided transaction at once
-    assert await landed(mongo_store) is (step in AFTER_COMMIT)
-    assert await clean(mongo_store)
+        assert await landed(store) is False  # at once: the error handling undid it
+        assert await clean(store)
+    await store.settle()  # a restart: waits for the entries to go stale, then finishes them
+    assert await landed(store) is (step in AFTER_COMMIT)
+    assert await clean(store)
 
 
 @pytest.mark.parametrize("step", BEFORE_COMMIT + AFTER_COMMIT)
-async def test_a_crash_at_each_step(mongo_store: MongoStore, step: str) -> None:
-    await prepared(mongo_store)
-    fail_at(mongo_store, step, Crash(step))
+async def test_a_crash_at_each_step(store: MongoStore, step: str) -> None:
+    await prepared(store)
+    fail_at(store, step, Crash(step))
     with pytest.raises(Crash):
-        await mongo_store.commit_all(writes())
-    fail_at(mongo_store, "never", Crash())
+        await store.commit_all(writes())
+    fail_at(store, "never", Crash())
+    assert await store.recover() == 0  # fresh entries: the owner may be alive
     if step in BEFORE_COMMIT:
-        assert await landed(mongo_store) is False  # nothing visible while undecided
-        await mongo_store.recover()  # a restart at once: the owner may still be alive
-        assert await landed(mongo_store) is False
+        assert await landed(store) is False  # nothing visible while undecided
         if step != "sequence":
             with pytest.raises(VersionConflict):  # its reservations hold until stale
-                await mongo_store.commit(Write("Task", "shared", 2, T0, "PUT", b"{}"))
-    await mongo_store.recover(everything=True)  # past the intent timeout
-    assert await landed(mongo_store) is (step in AFTER_COMMIT)
-    assert await clean(mongo_store)
+                await store.commit(Write("Task", "shared", 2, T0, "PUT", b"{}"))
+    await store.settle()  # a restart
+    assert await landed(store) is (step in AFTER_COMMIT)
+    assert await clean(store)
     # the store goes on: the next version of each resource commits
-    shared = await mongo_store.read("Task", "shared")
+    shared = await store.read("Task", "shared")
     assert shared is not None
-    after = await mongo_store.commit(Write("Task", "shared", shared.version + 1, T0, "PUT", b"{}"))
+    after = await store.commit(Write("Task", "shared", shared.version + 1, T0, "PUT", b"{}"))
     assert after.version == shared.version + 1
 
 

@@ -95,3 +95,14 @@ async def test_a_claim_is_held_once_until_released(store: ResourceStore) -> None
 async def test_concurrent_claims_have_one_winner(store: ResourceStore) -> None:
     tokens = await asyncio.gather(*(store.claim("Task?code=x") for _ in range(30)))
     assert sum(t is not None for t in tokens) == 1
+
+
+async def test_the_change_token_moves_with_each_search_parameter_version(
+    store: ResourceStore,
+) -> None:
+    first = await store.change_token("SearchParameter")
+    await store.commit(put("sp", 1, b"{}", "SearchParameter"))
+    second = await store.change_token("SearchParameter")
+    await store.commit_all([put("sp", 2, None, "SearchParameter"), put("x", 1)])
+    third = await store.change_token("SearchParameter")
+    assert len({first, second, third}) == 3

@@ -8,13 +8,12 @@ holds it and rebuilds it from the store:
 - at start-up (``load``: the app lifespan, the CLI);
 - right after this process writes a SearchParameter (``written``), so the writer's next
   request already indexes and searches with it;
-- when another process changed them: ``refresh`` compares the number of stored
-  SearchParameter *versions* (``count_history`` by type) with the one it last built from.
-  History only ever grows, so the count changes with every create, update and delete, even
-  when writers commit out of sequence order (which a "newest seq" check could miss). The
-  check is one indexed count on MongoDB; it runs at most once per ``refresh_seconds``
+- when another process changed them: ``refresh`` compares the store's change token for
+  SearchParameter (``ResourceStore.change_token``, renewed after every version of one
+  lands, even when writers commit out of sequence order) with the one it last built from.
+  The check is one lookup by key; it runs at most once per ``refresh_seconds``
   (``FHIRCARE_SEARCH_PARAMETER_REFRESH_SECONDS``, default 2 s), so another process sees a
-  change within that interval. The count is read *before* the parameters, so a write that
+  change within that interval. The token is read *before* the parameters, so a write that
   lands in between makes the next check rebuild again: a change is never missed.
 
 A SearchParameter is checked on write (``check``; 422 naming the element): a supported
@@ -43,7 +42,7 @@ from fhircare.fhir.models import RESOURCE_TYPES
 from fhircare.search.fhirpath import compile_expression
 from fhircare.search.indexer import EXTRACTORS
 from fhircare.search.registry import SearchParam, SearchParamRegistry, alternatives_for
-from fhircare.storage.protocol import HistoryQuery, ResourceStore
+from fhircare.storage.protocol import ResourceStore
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +69,7 @@ class SearchParameters:
         self._refresh_seconds = refresh_seconds
         self._clock = clock
         self._checked: float | None = None
-        self._fingerprint: int | None = None
+        self._fingerprint: str | None = None
         self._lock = asyncio.Lock()
 
     @property
@@ -96,7 +95,7 @@ class SearchParameters:
             return self._registry  # a check is running or was done recently
         async with self._lock:
             self._checked = self._clock()
-            fingerprint = await self._store.count_history(HistoryQuery(SEARCH_PARAMETER))
+            fingerprint = await self._store.change_token(SEARCH_PARAMETER)
             if force or fingerprint != self._fingerprint:
                 await self._rebuild()
                 self._fingerprint = fingerprint

@@ -67,15 +67,7 @@ class StagedStore:
         current_version = current.version if current else 0
         if current_version != write.version - 1:
             raise VersionConflict(current_version)
-        stored = StoredVersion(
-            write.resource_type,
-            write.id,
-            write.version,
-            write.last_updated,
-            write.method,
-            write.body,
-            0,
-        )
+        stored = write.landed(0)
         self._staged[key] = stored
         self._writer[key] = self.entry
         self.writes.append(write)
@@ -104,6 +96,9 @@ class StagedStore:
 
     async def history(self, query: HistoryQuery) -> list[StoredVersion]:
         return await self._store.history(query)
+
+    async def recover(self) -> int:
+        return await self._store.recover()
 
     async def change_token(self, resource_type: str) -> str:
         return await self._store.change_token(resource_type)

@@ -33,6 +33,7 @@ class MemoryStore:
         self._index: dict[tuple[str, str], tuple[dict[str, Any], ...]] = {}
         self._sort_values: dict[tuple[str, str, int], dict[str, dict[str, Any]]] = {}
         self._claims: dict[str, str] = {}
+        self._changes: dict[str, int] = {}
         self._seq = 0
 
     async def open(self) -> None:
@@ -40,6 +41,9 @@ class MemoryStore:
 
     async def close(self) -> None:
         return None
+
+    async def recover(self) -> int:
+        return 0  # every write completes within one step of the event loop
 
     async def read(self, resource_type: str, id: str) -> StoredVersion | None:
         return self._current.get((resource_type, id))
@@ -55,6 +59,9 @@ class MemoryStore:
         for index, write in enumerate(writes):
             self._check(write, index)
         return [self._apply(write) for write in writes]
+
+    async def change_token(self, resource_type: str) -> str:
+        return str(self._changes.get(resource_type, 0))
 
     async def claim(self, name: str) -> str | None:
         if name in self._claims:
@@ -74,16 +81,9 @@ class MemoryStore:
 
     def _apply(self, write: Write) -> StoredVersion:
         key = (write.resource_type, write.id)
+        self._changes[write.resource_type] = self._changes.get(write.resource_type, 0) + 1
         self._seq += 1
-        stored = StoredVersion(
-            write.resource_type,
-            write.id,
-            write.version,
-            write.last_updated,
-            write.method,
-            write.body,
-            self._seq,
-        )
+        stored = write.landed(self._seq)
         self._current[key] = stored
         self._index[key] = write.index
         self._sort_values[(*key, write.version)] = write.sort_values or {}

@@ -25,6 +25,10 @@ if TYPE_CHECKING:
     from fhircare.search.predicates import Predicate
 
 
+WATCHED_TYPES = frozenset({"SearchParameter"})
+"""The resource types whose ``change_token`` every store keeps."""
+
+
 class VersionConflict(Exception):
     """The resource changed since the writer read it; ``index`` is the position of the
     conflicting write in a ``commit_all``."""
@@ -56,6 +60,18 @@ class Write:
     @property
     def deleted(self) -> bool:
         return self.body is None
+
+    def landed(self, seq: int) -> StoredVersion:
+        """This write as the version it commits, with write sequence number ``seq``."""
+        return StoredVersion(
+            self.resource_type,
+            self.id,
+            self.version,
+            self.last_updated,
+            self.method,
+            self.body,
+            seq,
+        )
 
 
 @dataclass(frozen=True)
@@ -134,6 +150,10 @@ class ResourceStore(Protocol):
 
     async def close(self) -> None: ...
 
+    async def recover(self) -> int:
+        """Finish what writers that died left half-done (run periodically by the server);
+        returns how many writes it finished or dropped."""
+
     async def read(self, resource_type: str, id: str) -> StoredVersion | None:
         """The current version, a tombstone included; None if it never existed."""
 
@@ -149,6 +169,11 @@ class ResourceStore(Protocol):
         nothing is written and ``VersionConflict`` names its index. Once this returns,
         every write is durable; after a crash at any point, recovery (``open``) leaves
         either all of them or none."""
+
+    async def change_token(self, resource_type: str) -> str:
+        """A value that changes whenever a version of ``resource_type`` is committed, read
+        with one lookup (``interactions/search_parameters.py`` watches SearchParameter this
+        way); stores need only track the types in ``WATCHED_TYPES``."""
 
     async def claim(self, name: str) -> str | None:
         """Hold the lock ``name`` (a conditional operation's canonical query) and return

@@ -29,6 +29,7 @@ from fhircare.search.sort_values import (
 )
 from fhircare.storage.mongo.documents import Document, resource_key, to_stored
 from fhircare.storage.mongo.query import prefilter
+from fhircare.storage.mongo.sequence import WriteSequence
 from fhircare.storage.protocol import Position, SearchPage, SearchQuery, StoredVersion
 
 
@@ -37,8 +38,7 @@ class MongoSearch:
 
     _current: AsyncCollection[Document]
     _history: AsyncCollection[Document]
-    _sequence: AsyncCollection[Document]
-    _last_seq: int
+    _sequence: WriteSequence
     _per_entry: bool
     """``$elemMatch`` prefilters (``query.py``): on MongoDB, not on FerretDB."""
 
@@ -86,8 +86,7 @@ class MongoSearch:
     async def _watermark(self) -> int:
         """The highest write sequence number reserved so far (every landed write is at or
         below it)."""
-        latest = await self._sequence.find_one({}, sort=[("_id", DESCENDING)])
-        return max(self._last_seq, int(latest["_id"]) if latest else 0)
+        return await self._sequence.highest()
 
     async def _moved(
         self, query: SearchQuery, criteria: Document, as_of: int

@@ -15,6 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from fhircare.storage.mongo.documents import Document, resource_key, to_stored, version_key
 from fhircare.storage.mongo.search import MongoSearch, keyset, live_filter, sort_fields
+from fhircare.storage.mongo.sequence import WriteSequence
 from fhircare.storage.mongo.transactions import JournaledTransactions
 from fhircare.storage.protocol import HistoryQuery, StoredVersion
 
@@ -36,16 +37,17 @@ class MongoStore(JournaledTransactions, MongoSearch):
         self._current = self._db["resources"]
         self._history = self._db["history"]
         self._journal = self._db["journal"]
-        self._sequence = self._db["sequence"]
+        self._sequence = WriteSequence(self._db["sequence"])
         self._outcomes = self._db["outcomes"]
         self._claims = self._db["claims"]
+        self._changes = self._db["changes"]
         self._intent_timeout = intent_timeout
-        self._last_seq = 0
         self._per_entry = False
 
     async def open(self) -> None:
         build = await self._client.admin.command("buildInfo")
         self._per_entry = "ferretdbVersion" not in build
+        await self._sequence.open()
         await self._history.create_index([("seq", DESCENDING)], name="seq")
         await self._history.create_index(
             [("type", ASCENDING), ("seq", DESCENDING)], name="type_seq"
@@ -58,7 +60,7 @@ class MongoStore(JournaledTransactions, MongoSearch):
                 [("idx.p", ASCENDING), (f"idx.{field}", ASCENDING)], name=name
             )
         await self._current.create_index([("type", ASCENDING), ("_id", ASCENDING)], name="type_key")
-        await self.recover()
+        await self.settle()
 
     async def close(self) -> None:
         await self._client.close()
@@ -95,13 +97,41 @@ class MongoStore(JournaledTransactions, MongoSearch):
         return criteria
 
     async def history(self, query: HistoryQuery) -> list[StoredVersion]:
+        if query.resource_type is not None and query.id is not None and query.since is None:
+            return await self._instance_history(query)
         criteria = self._filter(query)
         if query.before_seq is not None:
             criteria["seq"] = {"$lt": query.before_seq}
         cursor = self._history.find(criteria).sort("seq", DESCENDING).limit(query.count)
         return [to_stored(d) for d in await cursor.to_list()]
 
+    async def _instance_history(self, query: HistoryQuery) -> list[StoredVersion]:
+        """One resource's versions, newest first, by ``_id`` (``Type/id/version``): its
+        versions are 1 to the current one, so no query but lookups by key is needed
+        (FerretDB serves no other from an index). A version between steps 3 and 4 of its
+        write (``writes.py``) is not in history yet; the current document stands in."""
+        assert query.resource_type is not None and query.id is not None
+        key = resource_key(query.resource_type, query.id)
+        current = await self._current.find_one({"_id": key}, {"idx": 0, "sk": 0})
+        found: list[StoredVersion] = []
+        version = 0 if current is None else int(current["version"])
+        while version > 0 and len(found) < query.count:
+            document = await self._history.find_one(
+                {"_id": version_key(query.resource_type, query.id, version)}, {"sk": 0}
+            )
+            if document is None and current is not None and current["version"] == version:
+                document = current
+            if document is not None and (
+                query.before_seq is None or document["seq"] < query.before_seq
+            ):
+                found.append(to_stored(document))
+            version -= 1
+        return found
+
     async def count_history(self, query: HistoryQuery) -> int:
+        if query.resource_type is not None and query.id is not None and query.since is None:
+            # versions are numbered densely from 1, each immutable once written
+            return await self._version_of(resource_key(query.resource_type, query.id))
         return await self._history.count_documents(self._filter(query))
 
     async def iterate_current(

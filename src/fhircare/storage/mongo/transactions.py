@@ -5,8 +5,9 @@ entry tagged with the transaction's id, then decides by inserting ``{_id: tx, ou
 into ``outcomes``: a unique insert, so of the owner (committing) and a recoverer (aborting
 a transaction whose owner seems dead) exactly one wins. Before that insert nothing of the
 transaction is visible; after it, steps 3 to 5 of each entry are applied by the owner or,
-after a crash, by recovery, which finishes a committed transaction's entries at once and
-aborts an undecided one once its entries are older than the intent timeout. The steps:
+after a crash, by recovery, which finishes a committed transaction's entries and
+aborts an undecided one, once its entries are older than the intent timeout (its owner is
+then taken for dead; ``settle`` makes start-up wait for that). The steps:
 
 1. ``sequence``: reserve a write sequence number per write;
 2. ``journal``: insert every entry (a duplicate key is a conflict: the entries inserted so
@@ -110,15 +111,14 @@ class JournaledTransactions(JournaledWrites):
             return str(decided["outcome"]) if decided else outcome
 
     async def _resolve_transaction_entry(self, entry: Document, stale: bool) -> bool:
-        """Finish or drop a transaction's journal entry, as its outcome says; an undecided
-        one is aborted when ``stale``, else left to its owner. True when handled."""
-        decided = await self._outcomes.find_one({"_id": entry["tx"]})
-        if decided is not None:
-            outcome = decided["outcome"]
-        elif stale:
-            outcome = await self._decide(entry["tx"], ABORT)
-        else:
+        """Finish or drop a stale transaction entry, as its outcome says (an undecided
+        transaction is aborted). A fresh one is its owner's alone, decided or not: two
+        parties applying one version could let the slower one's write land after a later
+        version's (FerretDB has no atomic conditional update). True when handled."""
+        if not stale:
             return False
+        decided = await self._outcomes.find_one({"_id": entry["tx"]})
+        outcome = decided["outcome"] if decided else await self._decide(entry["tx"], ABORT)
         if outcome == COMMIT:
             await self._finish(entry)
         else:

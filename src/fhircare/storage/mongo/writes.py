@@ -24,11 +24,12 @@ SQLite backend, where a lookup that is not an insert scans its collection.
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
@@ -41,7 +42,8 @@ from fhircare.storage.mongo.documents import (
     version_document,
     version_key,
 )
-from fhircare.storage.protocol import StoredVersion, VersionConflict, Write
+from fhircare.storage.mongo.sequence import WriteSequence
+from fhircare.storage.protocol import WATCHED_TYPES, StoredVersion, VersionConflict, Write
 
 
 class JournaledWrites:
@@ -51,14 +53,28 @@ class JournaledWrites:
     _current: AsyncCollection[Document]
     _history: AsyncCollection[Document]
     _journal: AsyncCollection[Document]
-    _sequence: AsyncCollection[Document]
+    _sequence: WriteSequence
+    _changes: AsyncCollection[Document]
     _intent_timeout: timedelta
-    _last_seq: int
+
+    async def settle(self, poll_seconds: float = 0.25) -> int:
+        """Start-up: recover, then wait until each journal entry left is either cleared by
+        its owner (another live process) or stale (its owner crashed) and recover that,
+        so that this process serves nothing half-done; returns how many it recovered.
+        Waits at most the intent timeout, and not at all on a clean store."""
+        handled = await self.recover()
+        pending = [e["_id"] for e in await self._journal.find({}, {"_id": 1}).to_list()]
+        while pending:
+            await asyncio.sleep(poll_seconds)
+            handled += await self.recover()
+            left = self._journal.find({"_id": {"$in": pending}}, {"_id": 1})
+            pending = [e["_id"] for e in await left.to_list()]
+        return handled
 
     async def recover(self, everything: bool = False) -> int:
-        """Finish the interrupted writes older than the intent timeout (all if
-        ``everything``, when no other process can be writing), and every entry of a
-        transaction that was decided (``transactions.py``); returns how many."""
+        """Finish (or, for an undecided transaction, drop) the interrupted writes whose
+        entries are older than the intent timeout; all of them if ``everything`` (only
+        when no other process can be writing); returns how many."""
         cutoff = datetime.now(UTC) + (timedelta() if everything else -self._intent_timeout)
         handled = 0
         for entry in sorted(await self._journal.find({}).to_list(), key=lambda e: e["seq"]):
@@ -113,8 +129,23 @@ class JournaledWrites:
         if landed:
             with suppress(DuplicateKeyError):
                 await self._history.insert_one(history_document(version))
+            if version["type"] in WATCHED_TYPES:
+                await self._changed(version["type"])
         await self._journal.delete_one({"_id": version["_id"]})
         return landed
+
+    async def _changed(self, resource_type: str) -> None:
+        """A new ``change_token`` for ``resource_type``: after the version landed and
+        before its journal entry goes, so recovery renews it if a crash came between."""
+        token = {"$set": {"token": uuid.uuid4().hex}}
+        try:
+            await self._changes.update_one({"_id": resource_type}, token, upsert=True)
+        except DuplicateKeyError:  # two first upserts raced; the winner's token is new too
+            await self._changes.update_one({"_id": resource_type}, token)
+
+    async def change_token(self, resource_type: str) -> str:
+        document = await self._changes.find_one({"_id": resource_type})
+        return str(document["token"]) if document else ""
 
     async def _set_current(self, version: Document) -> bool:
         key = resource_key(version["type"], version["rid"])
@@ -123,29 +154,23 @@ class JournaledWrites:
             with suppress(DuplicateKeyError):
                 await self._current.insert_one({"_id": key, **fields})
                 return True
-        else:
-            previous = {"_id": key, "version": version["version"] - 1}
-            if (await self._current.update_one(previous, {"$set": fields})).modified_count:
-                return True
+        elif await self._version_of(key) == version["version"] - 1:
+            # Only the holder of this version's journal entry may move the resource on from
+            # the version before (or a recoverer finishing that same entry, writing the
+            # same fields), so reading then writing by ``_id`` alone, the one filter
+            # FerretDB serves from an index, is a compare-and-set here.
+            await self._current.update_one({"_id": key}, {"$set": fields})
+            return True
         current = await self._current.find_one({"_id": key}, {"seq": 1})
         return current is not None and current["seq"] == version["seq"]
 
+    async def _version_of(self, key: str) -> int:
+        """The current version of the resource ``Type/id`` (0 when it never existed)."""
+        current = await self._current.find_one({"_id": key}, {"version": 1})
+        return int(current["version"]) if current else 0
+
     async def _next_seq(self) -> int:
-        """Reserve the next free sequence number; on a clash jump ahead by growing steps."""
-        if not self._last_seq:
-            latest = await self._sequence.find_one({}, sort=[("_id", DESCENDING)])
-            self._last_seq = int(latest["_id"]) if latest else 0
-        step = 1
-        while True:
-            candidate = self._last_seq + step
-            try:
-                await self._sequence.insert_one({"_id": candidate})
-            except DuplicateKeyError:
-                self._last_seq = candidate
-                step *= 2
-                continue
-            self._last_seq = candidate
-            return candidate
+        return await self._sequence.reserve()
 
     # Reindexing. ``replace_index`` may only change the index of the version it was given,
     # and on FerretDB a conditional update is a read and then a write of the *whole*
@@ -190,12 +215,11 @@ class JournaledWrites:
         except DuplicateKeyError:
             return False  # a writer is committing the next version
         try:
-            current = {
-                "_id": resource_key(version.resource_type, version.id),
-                "version": version.version,
-                "deleted": False,
-            }
-            result = await self._current.update_one(current, {"$set": fields})
-            return bool(result.matched_count)
+            key = resource_key(version.resource_type, version.id)
+            current = await self._current.find_one({"_id": key}, {"version": 1, "deleted": 1})
+            if current is None or current["version"] != version.version or current["deleted"]:
+                return False
+            await self._current.update_one({"_id": key}, {"$set": fields})  # as _set_current
+            return True
         finally:
             await self._journal.delete_one({"_id": reservation["_id"]})
