@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
@@ -26,7 +27,11 @@ def open_store(settings: Settings) -> ResourceStore:
     """The MongoDB store the settings name (the dev FerretDB without ``MONGODB_URI``)."""
     from fhircare.storage.mongo.store import connect
 
-    return connect(settings.effective_mongodb_uri(), settings.database)
+    return connect(
+        settings.effective_mongodb_uri(),
+        settings.database,
+        timedelta(seconds=settings.write_intent_timeout_seconds),
+    )
 
 
 def context_for(settings: Settings, store: ResourceStore) -> Context:

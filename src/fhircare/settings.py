@@ -52,6 +52,12 @@ class Settings(BaseSettings):
         description="A conditional delete matching several resources: 'single' answers 412, "
         "'multiple' deletes them all, up to max_count.",
     )
+    write_intent_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a write's journal entry belongs to its writer before others "
+        "take the writer for dead and finish (or drop) it; start-up waits at most this long.",
+    )
     recovery_seconds: float = Field(
         default=5.0,
         gt=0,

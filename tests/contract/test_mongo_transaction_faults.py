@@ -13,12 +13,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from fhircare.storage.mongo.documents import version_document
 from fhircare.storage.mongo.store import MongoStore
 from fhircare.storage.protocol import HistoryQuery, VersionConflict, Write
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
-BEFORE_COMMIT = ("sequence", "journal 0", "journal 1", "journal 2", "checked")
-AFTER_COMMIT = ("decided", "applied 0", "applied 1", "applied 2", "cleared")
+BEFORE_COMMIT = ("sequence", "journal", "checked")
+AFTER_COMMIT = ("decided", "current", "history", "cleared")
 
 
 class Crash(BaseException):
@@ -154,3 +155,33 @@ async def test_an_owner_aborted_by_a_recoverer_reports_a_conflict(
         await mongo_store.commit_all(writes())
     assert await landed(mongo_store) is False
     assert await clean(mongo_store)
+
+
+async def test_a_crash_inside_the_journal_batch(store: MongoStore) -> None:
+    """An ordered insert_many cut short leaves a prefix of the entries: none decided."""
+    await prepared(store)
+    entries = [
+        {**version_document(w, await store._next_seq()), "tx": "cut", "reservedAt": T0}
+        for w in writes()
+    ]
+    await store._journal.insert_many(entries[:2])
+    assert await landed(store) is False
+    await store.settle()
+    assert await landed(store) is False
+    assert await clean(store)
+
+
+async def test_a_crash_inside_the_apply_batch(store: MongoStore) -> None:
+    """Decided, with only some current documents set and no history yet: finished."""
+    await prepared(store)
+    entries = [
+        {**version_document(w, await store._next_seq()), "tx": "half", "reservedAt": T0}
+        for w in writes()
+    ]
+    await store._journal.insert_many(entries)
+    await store._outcomes.insert_one({"_id": "half", "outcome": "commit", "at": T0})
+    assert await store._set_current(entries[0])  # the first resource changed, then a crash
+    assert await landed(store) is None  # torn until recovery …
+    await store.settle()
+    assert await landed(store) is True  # … which finishes it
+    assert await clean(store)

@@ -2,8 +2,8 @@
 
 The entries of a transaction run through the ordinary interactions with a ``Context``
 whose store is a ``StagedStore``: reads see the staged versions first, then the real store;
-``commit`` checks the version as the real store would (``VersionConflict``) and records the
-write; everything else goes to the real store. The transaction then commits the recorded
+``commit`` records the write (its version is checked by the real store's ``commit_all``);
+everything else goes to the real store. The transaction then commits the recorded
 writes at once with ``commit_all``. Claims (the locks of conditional interactions) are
 kept until ``release_all``, after that commit, so no rival acts on a condition before the
 transaction's result is visible; a claim this transaction already holds is granted again.
@@ -21,7 +21,6 @@ from fhircare.storage.protocol import (
     SearchPage,
     SearchQuery,
     StoredVersion,
-    VersionConflict,
     Write,
 )
 
@@ -56,17 +55,15 @@ class StagedStore:
         return await self._store.vread(resource_type, id, version)
 
     async def commit(self, write: Write) -> StoredVersion:
-        """Record ``write`` if it is the next version; 400 if another entry wrote it."""
+        """Record ``write``; 400 if another entry wrote it. Its version is checked when the
+        transaction commits (``commit_all``), so a rival's write in between makes the whole
+        transaction start again rather than this entry alone."""
         key = (write.resource_type, write.id)
         if key in self._staged:
             raise errors.invalid(
                 f"{write.resource_type}/{write.id} is also changed by "
                 f"Bundle.entry[{self._writer[key]}]; a transaction changes a resource once"
             )
-        current = await self._store.read(*key)
-        current_version = current.version if current else 0
-        if current_version != write.version - 1:
-            raise VersionConflict(current_version)
         stored = write.landed(0)
         self._staged[key] = stored
         self._writer[key] = self.entry

@@ -32,12 +32,14 @@ async def test_writes_are_staged_seen_by_reads_and_not_stored() -> None:
     assert staged.writes == [write("a", 2, b'{"v":2}')] and staged.writers == [4]
 
 
-async def test_a_stale_version_conflicts_and_a_second_write_is_400() -> None:
+async def test_a_stale_version_conflicts_at_commit_and_a_second_write_is_400() -> None:
     store = MemoryStore()
     await store.commit(write("a", 1))
-    staged = StagedStore(store)
+    stale = StagedStore(store)
+    await stale.commit(write("a", 1))  # recorded: the version is checked by commit_all
     with pytest.raises(VersionConflict):
-        await staged.commit(write("a", 1))
+        await store.commit_all(stale.writes)
+    staged = StagedStore(store)
     staged.entry = 0
     await staged.commit(write("a", 2))
     staged.entry = 1

@@ -19,7 +19,7 @@ from typing import Any
 
 from pymongo import DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 Probe = Generator[int, bool, int]
 FLOOR = "floor"
@@ -103,6 +103,25 @@ class WriteSequence:
         start = max(self._last, await self._known_floor())
         self._last = await run_probe(highest(start), self._taken)
         return self._last
+
+    async def reserve_many(self, count: int) -> list[int]:
+        """``count`` numbers, in one ordered ``insert_many`` when no other writer takes
+        one meanwhile; from the first clash on, one by one."""
+        if count == 0:
+            return []
+        first = max(self._last, await self._known_floor()) + 1
+        block = [{"_id": key(first + i)} for i in range(count)]
+        try:
+            await self._collection.insert_many(block, ordered=True)
+            taken = count
+        except BulkWriteError as error:
+            taken = int(error.details.get("nInserted", 0))
+        numbers = list(range(first, first + taken))
+        if numbers:
+            self._last = max(self._last, numbers[-1])
+        while len(numbers) < count:
+            numbers.append(await self.reserve())
+        return numbers
 
     async def reserve(self) -> int:
         """The next free number, now taken by the caller."""

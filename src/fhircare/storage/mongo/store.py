@@ -153,7 +153,9 @@ class MongoStore(JournaledTransactions, MongoSearch):
         return await self._current.count_documents(live_filter(resource_type))
 
 
-def connect(uri: str, database: str) -> MongoStore:
+def connect(
+    uri: str, database: str, intent_timeout: timedelta = timedelta(seconds=10)
+) -> MongoStore:
     """One client per process, created by the app lifespan or the CLI."""
     client: AsyncMongoClient[Document] = AsyncMongoClient(uri, tz_aware=True, connect=False)
-    return MongoStore(client, database)
+    return MongoStore(client, database, intent_timeout)

@@ -10,11 +10,13 @@ aborts an undecided one, once its entries are older than the intent timeout (its
 then taken for dead; ``settle`` makes start-up wait for that). The steps:
 
 1. ``sequence``: reserve a write sequence number per write;
-2. ``journal``: insert every entry (a duplicate key is a conflict: the entries inserted so
-   far are deleted and ``VersionConflict`` names the write);
+2. ``journal``: insert every entry, in one ordered ``insert_many`` (a duplicate key is a
+   conflict: the entries inserted so far are deleted and ``VersionConflict`` names the
+   write);
 3. ``checked``: each resource is still at the version before its write;
 4. ``decided``: insert the outcome ``commit`` (the commit point);
-5. ``applied``: per entry, set the current document, copy it to history, clear the entry;
+5. ``current``, ``history``: set every current document, copy every version to history
+   (batched), then clear the entries;
 6. ``cleared``: delete the outcome.
 
 An abort outcome outlives its entries for ten intent timeouts: an owner stalled past the
@@ -31,18 +33,28 @@ older than the intent timeout is taken over by whoever first inserts a take-over
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
+from contextlib import suppress
 from datetime import UTC, datetime
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from fhircare.storage.mongo.documents import Document, resource_key, to_stored, version_document
+from fhircare.storage.mongo.documents import (
+    Document,
+    current_fields,
+    history_document,
+    resource_key,
+    to_stored,
+    version_document,
+)
 from fhircare.storage.mongo.writes import JournaledWrites
-from fhircare.storage.protocol import StoredVersion, VersionConflict, Write
+from fhircare.storage.protocol import WATCHED_TYPES, StoredVersion, VersionConflict, Write
 
 COMMIT, ABORT = "commit", "abort"
+DUPLICATE_KEY = 11000
 
 
 class JournaledTransactions(JournaledWrites):
@@ -56,26 +68,15 @@ class JournaledTransactions(JournaledWrites):
 
     async def commit_all(self, writes: Sequence[Write]) -> list[StoredVersion]:
         tx = uuid.uuid4().hex
-        versions = [version_document(w, await self._next_seq()) for w in writes]
+        seqs = await self._sequence.reserve_many(len(writes))
+        versions = [version_document(w, n) for w, n in zip(writes, seqs, strict=True)]
         await self._step("sequence")
         reserved_at = datetime.now(UTC)
         entries = [{**v, "tx": tx, "reservedAt": reserved_at} for v in versions]
-        inserted: list[Document] = []
         try:
-            for index, entry in enumerate(entries):
-                try:
-                    await self._journal.insert_one(entry)
-                except DuplicateKeyError:
-                    await self._take_over_if_stale(entry["_id"])
-                    raise await self._conflict_at(writes[index], index) from None
-                inserted.append(entry)
-                await self._step(f"journal {index}")
-            for index, write in enumerate(writes):
-                current = await self._current.find_one(
-                    {"_id": resource_key(write.resource_type, write.id)}, {"version": 1}
-                )
-                if (current["version"] if current else 0) != write.version - 1:
-                    raise await self._conflict_at(write, index)
+            await self._reserve(entries, writes)
+            await self._step("journal")
+            await self._check_versions(writes)
             if await self._journal.count_documents({"tx": tx}) != len(entries):
                 raise VersionConflict(writes[0].version - 1, 0)  # a recoverer aborted it
             await self._step("checked")
@@ -83,17 +84,59 @@ class JournaledTransactions(JournaledWrites):
                 raise VersionConflict(writes[0].version - 1, 0)  # a recoverer aborted it
         except Exception:
             await self._decide(tx, ABORT)
-            for entry in inserted:
-                await self._journal.delete_one({"_id": entry["_id"], "tx": tx})
+            await self._journal.delete_many({"tx": tx})
             await self._outcomes.delete_one({"_id": tx})
             raise
         await self._step("decided")
-        for index, entry in enumerate(entries):
-            await self._finish(entry)
-            await self._step(f"applied {index}")
+        await self._apply(entries)
         await self._outcomes.delete_one({"_id": tx})
         await self._step("cleared")
         return [to_stored(v) for v in versions]
+
+    async def _reserve(self, entries: list[Document], writes: Sequence[Write]) -> None:
+        """Step 2 in one ordered ``insert_many``: a duplicate key stops it there, and that
+        write is the conflict (the entries before it are deleted by the caller)."""
+        try:
+            await self._journal.insert_many(entries, ordered=True)
+        except BulkWriteError as error:
+            failed = error.details.get("writeErrors") or [{}]
+            index = int(failed[0].get("index", 0))
+            if failed[0].get("code") != DUPLICATE_KEY:
+                raise
+            await self._take_over_if_stale(entries[index]["_id"])
+            raise await self._conflict_at(writes[index], index) from None
+
+    async def _check_versions(self, writes: Sequence[Write]) -> None:
+        """Step 3: each resource is still at the version before its write (lookups by key,
+        concurrently)."""
+        keys = [resource_key(w.resource_type, w.id) for w in writes]
+        found = await asyncio.gather(*(self._version_of(key) for key in keys))
+        for index, (write, version) in enumerate(zip(writes, found, strict=True)):
+            if version != write.version - 1:
+                raise VersionConflict(version, index)
+
+    async def _apply(self, entries: list[Document]) -> None:
+        """Step 5 for every entry: new resources in one ``insert_many``, changed ones by
+        key concurrently, then history in one ``insert_many`` and the journal cleared.
+        A crash anywhere in it leaves the journal entries, which recovery finishes one by
+        one (``_finish``, each step of which is safe to repeat)."""
+        versions = [{k: v for k, v in e.items() if k not in ("tx", "reservedAt")} for e in entries]
+        created = [v for v in versions if v["version"] == 1]
+        if created:
+            documents = [
+                {"_id": resource_key(v["type"], v["rid"]), **current_fields(v)} for v in created
+            ]
+            with suppress(BulkWriteError):  # a duplicate: already applied by recovery
+                await self._current.insert_many(documents, ordered=False)
+        changed = [v for v in versions if v["version"] != 1]
+        await asyncio.gather(*(self._set_current(v) for v in changed))
+        await self._step("current")
+        with suppress(BulkWriteError):  # a duplicate: already copied by recovery
+            await self._history.insert_many([history_document(v) for v in versions], ordered=False)
+        await self._step("history")
+        for resource_type in sorted({v["type"] for v in versions} & WATCHED_TYPES):
+            await self._changed(resource_type)
+        await self._journal.delete_many({"_id": {"$in": [e["_id"] for e in entries]}})
 
     async def _conflict_at(self, write: Write, index: int) -> VersionConflict:
         latest = await self._current.find_one(
