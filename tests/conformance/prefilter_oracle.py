@@ -24,7 +24,7 @@ from fhircare.storage.protocol import SearchQuery, StoredVersion
 _ENGINE: list[MontyClient] = []
 
 
-def _engine() -> MontyClient:
+def engine() -> MontyClient:
     """One in-memory engine per process (montydb configures itself once)."""
     if not _ENGINE:
         _ENGINE.append(MontyClient(":memory:", use_bson=True))
@@ -40,14 +40,14 @@ class PrefilterCheckingStore(MemoryStore):
 
     def _found(self, query: SearchQuery) -> list[StoredVersion]:
         found = super()._found(query)
-        collection = _engine()["oracle"]["resources"]
+        collection = engine()["oracle"]["resources"]
         collection.drop()
         documents = [self._document(key, stored) for key, stored in self._current.items()]
         if documents:
-            collection.insert_many(_naive(documents))
+            collection.insert_many(naive(documents))
         wanted = {resource_key(v.resource_type, v.id) for v in found}
         for per_entry in (True, False):
-            criteria = _naive(search_filter(query, per_entry))
+            criteria = naive(search_filter(query, per_entry))
             passed = {d["_id"] for d in collection.find(criteria)}
             dropped = wanted - passed
             assert not dropped, f"prefilter (per_entry={per_entry}) drops {sorted(dropped)}"
@@ -65,12 +65,12 @@ class PrefilterCheckingStore(MemoryStore):
         }
 
 
-def _naive(value: Any) -> Any:
+def naive(value: Any) -> Any:
     """Aware datetimes as naive UTC, the only kind montydb compares (order is kept)."""
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.astimezone(UTC).replace(tzinfo=None)
     if isinstance(value, dict):
-        return {k: _naive(v) for k, v in value.items()}
+        return {k: naive(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_naive(v) for v in value]
+        return [naive(v) for v in value]
     return value

@@ -20,11 +20,17 @@ parameter code; the other keys depend on the parameter's type:
   written; ``ty`` the target type when known; ``is``/``iv`` the identifier system/value
   of a logical reference (for ``:identifier``).
 - uri: ``v`` the URI exactly.
-- composite: ``k`` a list, one normalised string per component, joined as the
-  parameter's components (``code$value``).
+- composite: one entry per fragment (``search/extract/composite.py``). ``k`` a list of
+  the combinations of the components matched by equality (token, string, reference,
+  uri), each normalised and joined in component order (``code`` for
+  ``code-value-quantity``, ``code$value`` for ``code-value-concept``); absent when every
+  component is ordered. ``q`` a list of sub-entries, the values of the ordered components
+  (number, quantity, date) as their own parameter type indexes them (``lo``/``hi``, and
+  ``s``/``c``/``u`` for a quantity, without ``p``, ``n`` or None fields), each with ``i``
+  the component's position in the composite; absent when no component is ordered.
 
-Entries never hold a ``$``-key, a dotted key, a nested array or a NUL: FerretDB stores
-them as they are.
+Entries are flat except ``q``, a list of flat sub-entries. They never hold a ``$``-key, a
+dotted key, an array directly inside an array or a NUL: FerretDB stores them as they are.
 """
 
 from __future__ import annotations
@@ -32,3 +38,12 @@ from __future__ import annotations
 from typing import Any
 
 Entry = dict[str, Any]
+
+COMPOSITE_KEYS = "k"
+"""A composite entry's equality combinations."""
+COMPOSITE_PARTS = "q"
+"""A composite entry's sub-entries: the values of its ordered components."""
+COMPONENT = "i"
+"""A sub-entry's component: its position among the composite's components."""
+ORDERED_TYPES = frozenset(("number", "quantity", "date"))
+"""The component types stored in ``q`` and compared by range, with prefixes."""

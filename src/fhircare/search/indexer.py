@@ -272,14 +272,23 @@ def storable(value: Any) -> bool:
 
 def dedupe(entries: Sequence[Entry]) -> list[Entry]:
     """Entries without repeats, in their first order."""
-    seen: set[tuple[tuple[str, Any], ...]] = set()
+    seen: set[Any] = set()
     kept: list[Entry] = []
     for entry in entries:
-        key = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in entry.items()))
+        key = _frozen(entry)
         if key not in seen:
             seen.add(key)
             kept.append(entry)
     return kept
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable equivalent of an entry (a composite's ``q`` holds sub-entries)."""
+    if isinstance(value, dict):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    return value
 
 
 def _completed(context: ExtractContext, resource: dict[str, Any]) -> ExtractContext:

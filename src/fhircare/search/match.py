@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from fhircare.search.entries import COMPOSITE_PARTS
 from fhircare.search.entries import Entry as IndexEntry
 from fhircare.search.predicates import (
     ANY_PARAMETER,
@@ -14,6 +15,7 @@ from fhircare.search.predicates import (
     Cond,
     Entry,
     Field,
+    Fragment,
     Not,
     Predicate,
 )
@@ -27,6 +29,13 @@ def matches(predicate: Predicate, entries: Sequence[IndexEntry], fields: Mapping
             and all(_holds(c, entry.get(c.field)) for c in predicate.conds)
             for entry in entries
         )
+    if isinstance(predicate, Fragment):
+        return any(
+            predicate.code in (ANY_PARAMETER, entry.get("p"))
+            and all(_holds(c, entry.get(c.field)) for c in predicate.conds)
+            and all(matches(p, _parts(entry), {}) for p in predicate.parts)
+            for entry in entries
+        )
     if isinstance(predicate, Field):
         return _holds(predicate.cond, fields.get(predicate.cond.field))
     if isinstance(predicate, AnyOf):
@@ -36,6 +45,12 @@ def matches(predicate: Predicate, entries: Sequence[IndexEntry], fields: Mapping
     if isinstance(predicate, Not):
         return not matches(predicate.part, entries, fields)
     raise TypeError(f"not a predicate: {predicate!r}")
+
+
+def _parts(entry: IndexEntry) -> Sequence[IndexEntry]:
+    """A composite entry's sub-entries (none for any other entry)."""
+    parts = entry.get(COMPOSITE_PARTS)
+    return parts if isinstance(parts, list) else ()
 
 
 def _holds(cond: Cond, actual: Any) -> bool:

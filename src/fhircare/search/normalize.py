@@ -152,15 +152,11 @@ def reference_key(text: str, base_url: str | None) -> tuple[str, str | None]:
 
 
 def composite_part(param_type: str, raw: str) -> str:
-    """One component of a composite query value, normalised as ``extract/composite.py``
-    writes it: strings folded, numbers (and a quantity's number) canonical, others as given."""
+    """One equality component of a composite query value (token, string, reference, uri),
+    normalised as ``extract/composite.py`` writes it in ``k``: strings folded, others as
+    given. Ordered components (number, quantity, date) are compared by range instead."""
     if param_type == "string":
         return fold(raw)
-    if param_type == "number":
-        return canonical_number(raw)
-    if param_type == "quantity":
-        number, bar, rest = raw.partition("|")
-        return canonical_number(number) + bar + rest
     return raw
 
 

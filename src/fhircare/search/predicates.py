@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fhircare.fhir import errors
+from fhircare.search.entries import COMPONENT, COMPOSITE_KEYS, ORDERED_TYPES
 from fhircare.search.normalize import composite_part, date_range, fold, number_range
 from fhircare.search.request import Clause, Value
 
@@ -42,6 +43,18 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class Fragment:
+    """Some index entry of composite parameter ``code`` meets every condition of ``conds``
+    and every predicate of ``parts`` holds over that entry's own sub-entries
+    (``entries.COMPOSITE_PARTS``, the values of its ordered components) alone: everything
+    from one fragment of the resource (https://hl7.org/fhir/R4/search.html#combining)."""
+
+    code: str
+    conds: tuple[Cond, ...] = ()
+    parts: tuple[Predicate, ...] = ()
+
+
+@dataclass(frozen=True)
 class Field:
     """A condition on the resource itself rather than its entries (``_id``, ``_lastUpdated``)."""
 
@@ -63,7 +76,7 @@ class Not:
     part: Predicate
 
 
-Predicate = Entry | Field | AnyOf | AllOf | Not
+Predicate = Entry | Fragment | Field | AnyOf | AllOf | Not
 
 ID_FIELD = "rid"
 LAST_UPDATED_FIELD = "lastUpdated"
@@ -234,23 +247,40 @@ def _last_updated(value: Value) -> Predicate:
 
 
 def _composite(clause: Clause, value: Value) -> Predicate:
-    """``code$value``: one index entry of the parameter holds the whole combination.
+    """``code$value``: one index entry of the parameter (one fragment) holds every component.
 
-    https://hl7.org/fhir/R4/search.html#combining. The index keeps each combination as it
-    could be written (``search/extract/composite.py``), so equality is all it takes;
-    a prefix on a component cannot be answered that way and is refused.
+    https://hl7.org/fhir/R4/search.html#composite. The equality components (token, string,
+    reference, uri) are joined and looked up in the entry's ``k``, as the index writes them
+    (``search/extract/composite.py``). Each ordered component (number, quantity, date) is
+    the predicate its own parameter type builds for it (every prefix, significant digits,
+    ``system|code`` units, date precision and zones), over the entry's sub-entries of that
+    component, so ``8867-4$gt70`` means ``value-quantity=gt70`` within the fragment coded
+    8867-4. A component without a prefix is ``eq`` there too, a range as standalone.
     """
-    parts = []
-    for kind, component in zip(clause.component_types, value.components, strict=True):
-        if component.prefix not in (None, "eq"):
-            raise errors.unsupported(
-                f"{clause.code}: prefixes inside composite values are not supported", clause.code
-            )
-        text = component.raw
-        if kind == "quantity" and component.system is not None:
-            text = f"{text}|{component.system}|{component.code or ''}"
-        parts.append(composite_part(kind, text))
-    return Entry(clause.code, (Cond("k", "has", "$".join(parts)),))
+    keys: list[str] = []
+    parts: list[Predicate] = []
+    types = clause.component_types or ("string",) * len(value.components)
+    for position, (kind, component) in enumerate(zip(types, value.components, strict=True)):
+        if kind in ORDERED_TYPES:
+            own = Clause(ANY_PARAMETER, kind, None, (component,))
+            parts.append(_tagged(_value(own, component), Cond(COMPONENT, "eq", position)))
+        else:
+            keys.append(composite_part(kind, component.raw))
+    conds = (Cond(COMPOSITE_KEYS, "has", "$".join(keys)),) if keys else ()
+    return Fragment(clause.code, conds, tuple(parts))
+
+
+def _tagged(part: Predicate, tag: Cond) -> Predicate:
+    """``part`` with ``tag`` added to each of its entry conditions."""
+    if isinstance(part, Entry):
+        return Entry(part.code, (tag, *part.conds))
+    if isinstance(part, AnyOf):
+        return AnyOf(tuple(_tagged(p, tag) for p in part.parts))
+    if isinstance(part, AllOf):
+        return AllOf(tuple(_tagged(p, tag) for p in part.parts))
+    if isinstance(part, Not):
+        return Not(_tagged(part.part, tag))
+    raise TypeError(f"not a component predicate: {part!r}")
 
 
 _BUILDERS = {

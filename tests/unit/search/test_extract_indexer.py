@@ -198,9 +198,11 @@ def test_composite_fragments_from_the_built_in_component_paths(
             OBSERVATION, OBSERVATION_PARAMS, evaluate, ExtractContext("Observation")
         )
     assert "search parameter broken" in caplog.text
-    systolic, diastolic = (e["k"] for e in entries)
-    assert "http://loinc.org|8480-6$140||mm[Hg]" in systolic and "8480-6$90" not in systolic
-    assert "8462-4$90" in diastolic
+    systolic, diastolic = entries
+    assert systolic["k"] == ["http://loinc.org|8480-6", "8480-6"]
+    assert systolic["q"] == [{"i": 1, "lo": 139.5, "hi": 140.5, "c": "mm[Hg]"}]
+    assert diastolic["k"] == ["http://loinc.org|8462-4", "8462-4"]
+    assert diastolic["q"] == [{"i": 1, "lo": 89.5, "hi": 90.5, "c": "mm[Hg]"}]
 
 
 def test_composite_fragments_from_the_registry() -> None:
@@ -219,7 +221,13 @@ def test_composite_fragments_from_the_registry() -> None:
         types={"component-code": "token", "component-value-quantity": "quantity"},
     )
     assert seen == ["component-code-value-quantity"]
-    assert entries == [{"p": "component-code-value-quantity", "k": ["|a$1", "a$1"]}]
+    assert entries == [
+        {
+            "p": "component-code-value-quantity",
+            "k": ["|a", "a"],
+            "q": [{"i": 1, "lo": 0.5, "hi": 1.5}],
+        }
+    ]
 
 
 class FakeRegistry:
@@ -261,18 +269,26 @@ def example_resources() -> list[dict[str, Any]]:
     return found
 
 
-def contract_problems(entry: Entry) -> list[str]:
-    """What entries.py forbids: ``$``/dotted keys, NUL, nested arrays (and non-storables)."""
+def contract_problems(entry: Entry, sub_entry: bool = False) -> list[str]:
+    """What entries.py forbids: ``$``/dotted keys, NUL, nesting other than a composite's
+    ``q`` of flat sub-entries (and non-storables)."""
     problems = []
     for key, value in entry.items():
         if key.startswith("$") or "." in key or "\x00" in key:
             problems.append(f"key {key!r}")
+        if key == "q" and not sub_entry and isinstance(value, list):
+            for part in value:
+                if not isinstance(part, dict) or not isinstance(part.get("i"), int):
+                    problems.append(f"sub-entry {part!r}")
+                else:
+                    problems += contract_problems(part, sub_entry=True)
+            continue
         items = value if isinstance(value, list) else [value]
         if any(isinstance(item, list | dict) for item in items):
             problems.append(f"nested {key!r}")
         if any(isinstance(item, str) and "\x00" in item for item in items):
             problems.append(f"NUL in {key!r}")
-    if not storable(entry) or not isinstance(entry.get("p"), str):
+    if not storable(entry) or (not sub_entry and not isinstance(entry.get("p"), str)):
         problems.append("not storable")
     return problems
 
@@ -329,6 +345,8 @@ def test_examples_index_through_the_real_registry_without_warnings(
     for entries in by_id.values():
         assert all(contract_problems(e) == [] for e in entries)
     hba1c = {e["p"]: e for e in by_id["obs-diabetes-hf-hba1c-2026-03"]}
-    assert "http://loinc.org|4548-4$8.1||%" in hba1c["code-value-quantity"]["k"]
+    assert "http://loinc.org|4548-4" in hba1c["code-value-quantity"]["k"]
+    [part] = hba1c["code-value-quantity"]["q"]
+    assert part["i"] == 1 and part["lo"] == pytest.approx(8.05) and part["c"] == "%"
     assert hba1c["subject"] == {"p": "subject", "r": "Patient/pat-diabetes-hf", "ty": "Patient"}
     assert hba1c["value-quantity"]["lo"] == pytest.approx(8.05)

@@ -143,6 +143,34 @@ def test_unknown_parameters_are_not_written() -> None:
         ),
         (
             Clause(
+                "code-value-quantity",
+                "composite",
+                None,
+                (
+                    Value(
+                        "c$lt6.0||m,g",
+                        components=(Value("c", code="c"), Value("6.0", "lt", "", "m,g")),
+                    ),
+                ),
+                component_types=("token", "quantity"),
+            ),
+            r"c$lt6.0||m\,g",
+        ),
+        (
+            Clause(
+                "code-value-date",
+                "composite",
+                None,
+                (
+                    Value("c$ge2026-01", components=(Value("c", code="c"), Value("2026-01", "ge"))),
+                    Value("d$eb2026", components=(Value("d", code="d"), Value("2026", "eb"))),
+                ),
+                component_types=("token", "date"),
+            ),
+            "c$ge2026-01,d$eb2026",
+        ),
+        (
+            Clause(
                 "combo", "composite", None, (Value("a$b,", components=(Value("a"), Value("b,"))),)
             ),
             r"a$b\,",

@@ -1,19 +1,24 @@
-"""composite parameters: ``k`` every normalised combination of the components, ``$``-joined.
+"""composite parameters: per fragment, ``k`` the equality combinations, ``q`` the ordered values.
 
 https://hl7.org/fhir/R4/search.html#composite. One entry per resource fragment the
 composite's expression selects (the Observation, or one of its components), so the parts of
-one combination always come from the same fragment. Its ``k`` lists each way a query can
-write the combination, so matching is equality against one element of ``k``:
+one match always come from the same fragment. A component is stored as its type is matched:
 
-- token: ``system|code`` and ``code`` (``|code`` and ``code`` when there is no system);
-- quantity: ``n``, ``n|system|code``, ``n||code`` and ``n||unit``, where ``n`` is the number
-  without trailing zeros or exponent (``normalize.canonical_number``); number: ``n``;
-- string: folded; date: as written and its ``YYYY``, ``YYYY-MM`` and ``YYYY-MM-DD``
-  prefixes (a Period: its start's and end's); reference: ``r`` as the reference parameter
-  indexes it; uri: as written.
+- equality components (token, string, reference, uri) in ``k``: each way a query can write
+  their combination, so that part of a query is equality against one element of ``k``:
+  token ``system|code`` and ``code`` (``|code`` and ``code`` when there is no system);
+  string folded; reference ``r`` as the reference parameter indexes it; uri as written.
+  ``normalize.composite_part`` normalises a query's component the same way. Without
+  equality components there is no ``k``.
+- ordered components (number, quantity, date) in ``q``: the entries the component
+  parameter's own extractor (``number``, ``quantity``, ``date``) gives for the fragment's
+  values, each tagged ``i`` with the component's position, without ``p``, ``n`` (only
+  sorting reads it) or None fields. A query compares them with the component type's own
+  predicate, prefixes and all (``predicates._composite``), so ``8867-4$gt70`` means what
+  ``value-quantity=gt70`` means, within the fragment coded 8867-4. Without ordered
+  components there is no ``q``.
 
-``normalize.composite_part`` normalises a query's component the same way. Comparison
-prefixes on a composite's value (``code$gt5``) cannot be answered from ``k``.
+A fragment missing a component (or whose values for it cannot be indexed) gives no entry.
 """
 
 from __future__ import annotations
@@ -24,12 +29,20 @@ from typing import Any
 
 from fhircare.fhir import errors
 from fhircare.fhir.errors import FhirError
-from fhircare.search.entries import Entry
-from fhircare.search.extract import reference, string, token
+from fhircare.search.entries import (
+    COMPONENT,
+    COMPOSITE_KEYS,
+    COMPOSITE_PARTS,
+    ORDERED_TYPES,
+    Entry,
+)
+from fhircare.search.extract import date, number, quantity, reference, string, token
 from fhircare.search.extract.context import ExtractContext, skip, text
-from fhircare.search.normalize import canonical_number, date_range, decimal_text
 
 MAX_COMBINATIONS = 256
+"""The most ``k`` combinations, and the most ``q`` sub-entries, one fragment may give."""
+
+_DROPPED = frozenset(("p", "n"))
 
 
 def extract(
@@ -46,18 +59,48 @@ def extract(
         if not isinstance(fragment, Sequence) or len(fragment) != len(components):
             skip(code, fragment, "not one list of values per component")
             continue
-        parts = [
-            _forms(code, kind, found, context)
-            for (_, kind), found in zip(components, fragment, strict=True)
-        ]
-        if not all(parts):
+        forms: list[list[str]] = []
+        parts: list[Entry] = []
+        complete = True
+        for position, ((_, kind), found) in enumerate(zip(components, fragment, strict=True)):
+            if kind in ORDERED_TYPES:
+                found_parts = _parts(code, kind, position, found, context)
+                parts += found_parts
+                complete = complete and bool(found_parts)
+            else:
+                found_forms = _forms(code, kind, found, context)
+                forms.append(found_forms)
+                complete = complete and bool(found_forms)
+        if not complete:
             continue
-        keys = list(dict.fromkeys("$".join(p) for p in itertools.product(*parts)))
-        if len(keys) > MAX_COMBINATIONS:
-            skip(code, fragment, f"more than {MAX_COMBINATIONS} combinations")
-            continue
-        entries.append({"p": code, "k": keys})
+        entry: Entry = {"p": code}
+        if forms:
+            keys = list(dict.fromkeys("$".join(p) for p in itertools.product(*forms)))
+            if len(keys) > MAX_COMBINATIONS:
+                skip(code, fragment, f"more than {MAX_COMBINATIONS} combinations")
+                continue
+            entry[COMPOSITE_KEYS] = keys
+        if parts:
+            if len(parts) > MAX_COMBINATIONS:
+                skip(code, fragment, f"more than {MAX_COMBINATIONS} ordered values")
+                continue
+            entry[COMPOSITE_PARTS] = parts
+        entries.append(entry)
     return entries
+
+
+def _parts(
+    code: str, kind: str, position: int, values: Any, context: ExtractContext
+) -> list[Entry]:
+    """The sub-entries of an ordered component: its own type's entries, compacted."""
+    extractor = _ORDERED[kind]
+    parts: list[Entry] = []
+    for entry in extractor(code, values if isinstance(values, list) else [values], context):
+        part: Entry = {COMPONENT: position}
+        part.update((k, v) for k, v in entry.items() if k not in _DROPPED and v is not None)
+        if part not in parts:
+            parts.append(part)
+    return parts
 
 
 def _forms(code: str, kind: str, values: Any, context: ExtractContext) -> list[str]:
@@ -88,34 +131,6 @@ def _string(code: str, value: Any, context: ExtractContext) -> list[str]:
     return [entry["v"] for entry in string.extract(code, [value], context)]
 
 
-def _quantity(code: str, value: Any, context: ExtractContext) -> list[str]:
-    if not isinstance(value, dict):
-        return [canonical_number(decimal_text(value))]
-    if "value" not in value:
-        raise errors.invalid("a quantity without a value")
-    number = canonical_number(decimal_text(value["value"]))
-    system, unit_code, unit = (text(value.get(k)) for k in ("system", "code", "unit"))
-    forms = [number]
-    if system and unit_code:
-        forms.append(f"{number}|{system}|{unit_code}")
-    forms += [f"{number}||{u}" for u in (unit_code, unit) if u]
-    return forms
-
-
-def _number(code: str, value: Any, context: ExtractContext) -> list[str]:
-    return [canonical_number(decimal_text(value))]
-
-
-def _date(code: str, value: Any, context: ExtractContext) -> list[str]:
-    if isinstance(value, dict) and value.keys() & {"start", "end"}:
-        ends = [value.get("start"), value.get("end")]
-        return [f for end in ends if isinstance(end, str) for f in _date(code, end, context)]
-    if not isinstance(value, str):
-        raise errors.invalid("not a date, dateTime or Period")
-    date_range(value)
-    return list(dict.fromkeys(value[:n] for n in (4, 7, 10, len(value)) if n <= len(value)))
-
-
 def _reference(code: str, value: Any, context: ExtractContext) -> list[str]:
     return [e["r"] for e in reference.extract(code, [value], context) if "r" in e]
 
@@ -130,9 +145,12 @@ def _uri(code: str, value: Any, context: ExtractContext) -> list[str]:
 _FORMS: dict[str, Callable[[str, Any, ExtractContext], list[str]]] = {
     "token": _token,
     "string": _string,
-    "quantity": _quantity,
-    "number": _number,
-    "date": _date,
     "reference": _reference,
     "uri": _uri,
+}
+
+_ORDERED: dict[str, Callable[[str, list[Any], ExtractContext], list[Entry]]] = {
+    "number": number.extract,
+    "quantity": quantity.extract,
+    "date": date.extract,
 }
