@@ -6,10 +6,9 @@ is 400, not ignored), and result parameters (``_count``, ``_sort``, ``_include``
 nothing in it.
 
 Race safety: between "no resource matches" and "create it", another client may do the
-same. A writer that found no match therefore claims the condition's canonical form in the
-store (``ResourceStore.claim``, an insert into a unique key on MongoDB), searches again,
-and writes while holding the claim; a rival waits for the claim and then finds the
-resource. Two clients with *different* conditions that select the same resource are not
+same. A conditional writer therefore claims the condition's canonical form in the store
+(``ResourceStore.claim``, an insert into a unique key on MongoDB), then searches and
+writes while holding the claim; a rival waits for the claim and then finds the resource. Two clients with *different* conditions that select the same resource are not
 serialised, as in HAPI, whose unique key is the conditional URL too.
 """
 
@@ -107,11 +106,9 @@ async def settled_matches(
 ) -> AsyncIterator[list[StoredVersion]]:
     """Up to two matches of ``parsed``, for a block that creates when there are none.
 
-    When the first search finds none, the block runs holding the condition's claim with
-    the matches of a second search made inside it, so that no rival creates meanwhile."""
-    found = await matching(context, parsed, base_url)
-    if found:
-        yield found
-        return
+    The search runs, and the block with its matches, holding the condition's claim, so
+    that no rival creates meanwhile. Claiming first costs two writes by key; searching
+    first would search twice whenever nothing matches, and on FerretDB a search reads
+    the whole collection."""
     async with claimed(context, canonical(parsed)):
         yield await matching(context, parsed, base_url)
