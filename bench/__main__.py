@@ -1,6 +1,7 @@
 """``python -m bench``: run every row, print the table, save it under ``bench/results/``.
 
-Rows are ``create``, ``read``, ``transaction`` (a bundle of ``--transaction-entries``
+Rows are ``create``, ``read``, ``update`` (raw: ``replace_one``), ``history`` of one
+resource (raw: its ``find_one``), ``transaction`` (a bundle of ``--transaction-entries``
 creates; raw: one ``insert_many``) and ``cond create`` (``If-None-Exist``; raw: ``find_one``
 then ``insert_one``) at each ``--concurrency``; each row is timed over HTTP and then done the
 same way with raw pymongo on the same store. Then the search section
@@ -21,6 +22,7 @@ import platform
 import secrets
 import shlex
 import shutil
+import signal
 import sys
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
@@ -94,8 +96,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--concurrency",
         type=concurrency_list,
-        default=[1, 16],
-        help="comma-separated concurrencies, each a row per operation (default 1,16)",
+        default=[1, 32],
+        help="comma-separated concurrencies, each a row per operation (default 1,32)",
     )
     parser.add_argument(
         "--requests",
@@ -215,6 +217,16 @@ async def measure(
                     lambda: http_load.read_operation(http, list(server_ids)),
                     lambda: raw_mongo.read_operation(collection, list(raw_ids)),
                 ),
+                (
+                    "update",
+                    lambda: http_load.update_operation(http, list(server_ids)),
+                    lambda: raw_mongo.update_operation(collection, list(raw_ids)),
+                ),
+                (
+                    "history",
+                    lambda: http_load.history_operation(http, list(server_ids)),
+                    lambda: raw_mongo.read_operation(collection, list(raw_ids)),
+                ),
             ]
             patients = mongo[raw_database][raw_mongo.CONDITIONAL_COLLECTION]
             run = raw_database
@@ -290,6 +302,8 @@ def drop_databases(uri: str, names: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # SIGTERM (a stopped run) unwinds like Ctrl-C, so the server and FerretDB it started stop
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = datetime.now(UTC).replace(microsecond=0)
     run_id = secrets.token_hex(4)
     run_dir = VAR_DIR / "bench" / run_id

@@ -1,5 +1,5 @@
-"""The HTTP side: creates, reads, transactions and conditional creates through any FHIR R4
-server with httpx.
+"""The HTTP side: creates, reads, updates, histories, transactions and conditional creates
+through any FHIR R4 server with httpx.
 
 One pooled ``httpx.AsyncClient`` serves the whole run; its pool holds at least as many
 connections as the highest concurrency, so no call waits for a connection.
@@ -70,6 +70,7 @@ OBSERVATION: dict[str, object] = {
         }
     ],
 }
+VALUE: dict[str, object] = OBSERVATION["valueQuantity"]  # type: ignore[assignment]
 BODY: str = json.dumps(OBSERVATION, separators=(",", ":"))
 """The request body of every create (about 1 KB), and the string raw pymongo stores."""
 
@@ -195,3 +196,28 @@ def conditional_create_operation(http: httpx.AsyncClient, run: str) -> Operation
         return None if response.status_code == 201 else _problem(response, 201)
 
     return create
+
+
+def update_operation(http: httpx.AsyncClient, ids: list[str]) -> Operation:
+    """PUT /Observation/{id} of ``ids`` in turn with a changed value; 200 is success."""
+    headers = {"Content-Type": FHIR_JSON, "Prefer": "return=minimal"}
+
+    async def update(index: int) -> str | None:
+        id = ids[index % len(ids)]
+        body = {**OBSERVATION, "id": id, "valueQuantity": {**VALUE, "value": 5 + index % 50}}
+        response = await http.put(f"/Observation/{id}", json=body, headers=headers)
+        return None if response.status_code == 200 else _problem(response, 200)
+
+    return update
+
+
+def history_operation(http: httpx.AsyncClient, ids: list[str]) -> Operation:
+    """GET /Observation/{id}/_history of ``ids`` in turn; 200 with a history Bundle."""
+
+    async def history(index: int) -> str | None:
+        response = await http.get(f"/Observation/{ids[index % len(ids)]}/_history")
+        if response.status_code != 200:
+            return _problem(response, 200)
+        return None if response.json().get("type") == "history" else "not a history Bundle"
+
+    return history

@@ -74,3 +74,15 @@ def conditional_create_operation(
         return None
 
     return create
+
+
+def update_operation(collection: AsyncCollection[dict[str, Any]], ids: list[str]) -> Operation:
+    """``replace_one`` by ``_id`` of ``ids`` in turn with the JSON string of a changed value."""
+
+    async def update(index: int) -> str | None:
+        key = ids[index % len(ids)]
+        body = BODY.replace('"value":8.1', f'"value":{5 + index % 50}')
+        result = await collection.replace_one({"_id": key}, {"json": body})
+        return None if result.matched_count else f"replace_one found no document {key}"
+
+    return update

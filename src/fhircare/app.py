@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -16,6 +16,7 @@ from fhircare.interactions.search_parameters import SearchParameters
 from fhircare.rest import errors
 from fhircare.rest.request_id import RequestIdMiddleware
 from fhircare.rest.routes import fhir_router
+from fhircare.search.limits import SearchLimits
 from fhircare.search.registry import default_registry
 from fhircare.settings import Settings
 from fhircare.storage.protocol import ResourceStore
@@ -44,10 +45,13 @@ def context_for(settings: Settings, store: ResourceStore) -> Context:
         max_bundle_entries=settings.max_bundle_entries,
         conditional_delete=settings.conditional_delete,
     )
+    search_limits = SearchLimits(max_count=settings.max_count, default_count=settings.default_count)
     parameters = SearchParameters(
         store, default_registry(), settings.search_parameter_refresh_seconds
     )
-    return Context(store=store, limits=limits, search_parameters=parameters)
+    return Context(
+        store=store, limits=limits, search_limits=search_limits, search_parameters=parameters
+    )
 
 
 async def recover_periodically(store: ResourceStore, seconds: float) -> None:

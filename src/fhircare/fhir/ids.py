@@ -78,12 +78,13 @@ def parse_http_date(value: str) -> datetime | None:
 
 
 def parse_etag(value: str) -> int | None:
-    """``W/"3"`` or ``"3"`` → 3; anything else → None."""
+    """``W/"3"`` or ``"3"`` → 3; anything else (also ``²`` or a number past 64 bits, which
+    ``int`` or the store would choke on) → None."""
     text = value.strip()
     if text.startswith("W/"):
         text = text[2:]
     text = text.strip('"')
-    return int(text) if text.isdigit() else None
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 def etag(version: int) -> str:

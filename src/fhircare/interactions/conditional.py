@@ -8,8 +8,9 @@ nothing in it.
 Race safety: between "no resource matches" and "create it", another client may do the
 same. A conditional writer therefore claims the condition's canonical form in the store
 (``ResourceStore.claim``, an insert into a unique key on MongoDB), then searches and
-writes while holding the claim; a rival waits for the claim and then finds the resource. Two clients with *different* conditions that select the same resource are not
-serialised, as in HAPI, whose unique key is the conditional URL too.
+writes while holding the claim; a rival waits for the claim and then finds the resource.
+Two clients with *different* conditions that select the same resource are not serialised,
+as in HAPI, whose unique key is the conditional URL too.
 """
 
 from __future__ import annotations

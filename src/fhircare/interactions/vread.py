@@ -12,8 +12,8 @@ async def vread(context: Context, request: FhirRequest) -> FhirResponse:
     assert request.resource_type is not None and request.id is not None
     name = f"{request.resource_type}/{request.id}/_history/{request.version}"
     version = request.version or ""
-    if not version.isdigit():
-        raise errors.not_found(f"{name} is not known: version ids are whole numbers")
+    if not (version.isascii() and version.isdigit() and len(version) <= 18):
+        raise errors.not_found(f"{name[:200]} is not known: version ids are whole numbers")
     stored = await context.store.vread(request.resource_type, request.id, int(version))
     if stored is None:
         raise errors.not_found(f"{name} is not known")

@@ -14,9 +14,10 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from fhircare.fhir import jsonio
-from fhircare.fhir.errors import STATUS, FhirError, Issue
+from fhircare.fhir.errors import STATUS, FhirError, Issue, too_large
 from fhircare.fhir.outcomes import outcome
 from fhircare.rest.media import FHIR_JSON
+from fhircare.storage.protocol import WriteTooLarge
 
 log = logging.getLogger("fhircare.rest")
 
@@ -52,6 +53,12 @@ async def _on_validation_error(request: Request, exc: Exception) -> Response:
     return outcome_response(400, [Issue("invalid", "The request is malformed")])
 
 
+async def _on_too_large(request: Request, exc: Exception) -> Response:
+    return fhir_error_response(
+        too_large(f"The resource is too large to store with its search index: {exc}")
+    )
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
     rid = request_id(request)
     log.exception("unexpected error handling request %s", rid, exc_info=exc)
@@ -63,4 +70,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(FhirError, _on_fhir_error)
     app.add_exception_handler(HTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(WriteTooLarge, _on_too_large)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -25,6 +25,11 @@ if TYPE_CHECKING:
     from fhircare.search.predicates import Predicate
 
 
+class WriteTooLarge(Exception):
+    """A version whose stored form (the resource and its index entries) is larger than
+    the store takes in one document; nothing of the write was kept."""
+
+
 WATCHED_TYPES = frozenset({"SearchParameter"})
 """The resource types whose ``change_token`` every store keeps."""
 

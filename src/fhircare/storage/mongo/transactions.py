@@ -40,7 +40,7 @@ from contextlib import suppress
 from datetime import UTC, datetime
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DocumentTooLarge, DuplicateKeyError
 
 from fhircare.storage.mongo.documents import (
     Document,
@@ -51,7 +51,13 @@ from fhircare.storage.mongo.documents import (
     version_document,
 )
 from fhircare.storage.mongo.writes import JournaledWrites
-from fhircare.storage.protocol import WATCHED_TYPES, StoredVersion, VersionConflict, Write
+from fhircare.storage.protocol import (
+    WATCHED_TYPES,
+    StoredVersion,
+    VersionConflict,
+    Write,
+    WriteTooLarge,
+)
 
 COMMIT, ABORT = "commit", "abort"
 DUPLICATE_KEY = 11000
@@ -74,7 +80,10 @@ class JournaledTransactions(JournaledWrites):
         reserved_at = datetime.now(UTC)
         entries = [{**v, "tx": tx, "reservedAt": reserved_at} for v in versions]
         try:
-            await self._reserve(entries, writes)
+            try:
+                await self._reserve(entries, writes)
+            except DocumentTooLarge as error:  # the entries before it are dropped below
+                raise WriteTooLarge(str(error)) from None
             await self._step("journal")
             await self._check_versions(writes)
             if await self._journal.count_documents({"tx": tx}) != len(entries):

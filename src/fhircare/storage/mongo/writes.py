@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DocumentTooLarge, DuplicateKeyError
 
 from fhircare.storage.mongo.documents import (
     Document,
@@ -43,7 +43,13 @@ from fhircare.storage.mongo.documents import (
     version_key,
 )
 from fhircare.storage.mongo.sequence import WriteSequence
-from fhircare.storage.protocol import WATCHED_TYPES, StoredVersion, VersionConflict, Write
+from fhircare.storage.protocol import (
+    WATCHED_TYPES,
+    StoredVersion,
+    VersionConflict,
+    Write,
+    WriteTooLarge,
+)
 
 
 class JournaledWrites:
@@ -101,6 +107,8 @@ class JournaledWrites:
         entry = {**version, "reservedAt": datetime.now(UTC)}
         try:
             await self._journal.insert_one(entry)
+        except DocumentTooLarge as error:  # refused before anything was kept
+            raise WriteTooLarge(str(error)) from None
         except DuplicateKeyError:
             await self._take_over_if_stale(version["_id"])
             raise await self._conflict(write) from None
