@@ -1,11 +1,16 @@
-"""JSON Patch, history at three levels, the CapabilityStatement and _summary/_elements.
+"""JSON Patch, history at three levels, the CapabilityStatement (and the OpenAPI document
+rendered from it) and _summary/_elements.
 
 https://hl7.org/fhir/R4/http.html#patch #history #capabilities, search.html#summary
 """
 
 from __future__ import annotations
 
+import json
+
 import httpx
+
+from fhircare.rest.openapi import openapi_document
 
 FHIR_JSON = {"Content-Type": "application/fhir+json"}
 PATCH = {"Content-Type": "application/json-patch+json"}
@@ -104,6 +109,16 @@ async def test_history_paging_and_since(client: httpx.AsyncClient) -> None:
         await client.get("/Patient/_history", params={"_since": "yesterday"})
     ).status_code == 400
     assert (await client.get("/Patient/_history", params={"_count": "-1"})).status_code == 400
+    # found by tests/reliability/test_fuzz.py: these were 500s
+    for params, status in [
+        ({"_count": "²"}, 400),  # str.isdigit() is true, int() refuses it
+        ({"_count": "9" * 5000}, 200),  # int() refuses 4,300+ digits; it is max_count
+        ({"_cursor": "²"}, 400),
+        ({"_cursor": str(2**63)}, 400),  # no write sequence is past BSON's int64
+        ({"_cursor": str(2**63 - 1)}, 200),
+    ]:
+        answer = await client.get("/Patient/_history", params=params)
+        assert answer.status_code == status, (params, answer.text)
     count_only = (await client.get("/Patient/_history", params={"_count": "0"})).json()
     assert count_only["total"] == 5 and count_only["entry"] == []
 
@@ -137,6 +152,26 @@ async def test_capability_statement_claims_only_what_exists(client: httpx.AsyncC
     assert resources["CarePlan"]["conditionalDelete"] == "single"
     system = {i["code"] for i in body["rest"][0]["interaction"]}
     assert system == {"transaction", "batch", "history-system", "search-system"}
+
+
+async def test_openapi_document_is_served_from_the_capability_statement(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    document = response.json()
+    assert document["openapi"].startswith("3.") and document["servers"] == [
+        {"url": "http://test/fhir"}
+    ]
+    statement = (await client.get("/metadata")).json()
+    assert document == json.loads(json.dumps(openapi_document(statement)))
+    refused = await client.post("/openapi.json", content=b"{}")
+    assert refused.status_code == 405 and refused.headers["allow"] == "GET"
+    assert refused.json()["resourceType"] == "OperationOutcome"
+    # not a resource type, nor a route of its own below the base or a type
+    assert (await client.get("/openapi.json/x")).status_code == 404
+    assert (await client.get("/Patient/openapi.json")).status_code == 404
 
 
 async def test_summary_and_elements_on_read(client: httpx.AsyncClient) -> None:

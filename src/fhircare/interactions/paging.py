@@ -15,22 +15,38 @@ from fhircare.interactions.request import Context, FhirRequest
 CURSOR = "_cursor"
 
 
+# A write sequence is a 64-bit integer in the store (BSON has no larger one).
+_MAX_CURSOR = 2**63 - 1
+
+
+def _digits(raw: str) -> str | None:
+    """``raw`` without leading zeros if it is ASCII digits only (``str.isdigit`` alone
+    also takes '²', which ``int`` refuses), else None."""
+    if not raw.isascii() or not raw.isdigit():
+        return None
+    return raw.lstrip("0") or "0"
+
+
 def page_size(context: Context, request: FhirRequest) -> int:
     raw = request.param("_count")
     if raw is None:
         return context.limits.default_count
-    if not raw.isdigit():
+    digits = _digits(raw)
+    if digits is None:
         raise errors.invalid(f"_count must be a whole number, not '{raw[:20]}'", "_count")
-    return min(int(raw), context.limits.max_count)
+    if len(digits) > len(str(context.limits.max_count)):  # int() refuses 4,300+ digits
+        return context.limits.max_count
+    return min(int(digits), context.limits.max_count)
 
 
 def cursor(request: FhirRequest) -> int | None:
     raw = request.param(CURSOR)
     if raw is None:
         return None
-    if not raw.isdigit():
+    digits = _digits(raw)
+    if digits is None or len(digits) > len(str(_MAX_CURSOR)) or int(digits) > _MAX_CURSOR:
         raise errors.invalid(f"{CURSOR} '{raw[:20]}' is not a paging cursor", CURSOR)
-    return int(raw)
+    return int(digits)
 
 
 def page_url(request: FhirRequest, path: str, next_cursor: int | None = None) -> str:

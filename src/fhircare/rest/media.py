@@ -7,7 +7,7 @@ from fhircare.fhir import errors
 FHIR_JSON = "application/fhir+json"
 JSON = "application/json"
 JSON_PATCH = "application/json-patch+json"
-_JSON_FORMATS = {"json", FHIR_JSON, JSON, "application/json+fhir", "text/json"}
+JSON_FORMATS = ("json", FHIR_JSON, JSON, "application/json+fhir", "text/json")  # of _format
 _XML_FORMATS = {
     "xml",
     "application/fhir+xml",
@@ -26,7 +26,7 @@ def response_type(accept: str | None, format_param: str | None) -> str:
     """The content type to answer with, from ``_format`` (which wins) or ``Accept``; else 406."""
     if format_param is not None:
         wanted = format_param.strip().lower().replace(" ", "+")
-        if wanted in _JSON_FORMATS:
+        if wanted in JSON_FORMATS:
             return FHIR_JSON
         kind = "XML is" if wanted in _XML_FORMATS else f"'{format_param[:40]}' is"
         raise errors.not_acceptable(f"_format: {kind} not supported; this server speaks JSON")

@@ -1,23 +1,43 @@
-"""FastAPI routes for the FHIR base: one catch-all that hands a plain request to dispatch."""
+"""FastAPI routes for the FHIR base: one catch-all that hands a plain request to dispatch,
+and ``GET [base]/openapi.json`` (``rest/openapi.py``), matched before it."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from fhircare.fhir import jsonio
+from fhircare.fhir import errors, jsonio
 from fhircare.fhir.subsetting import parse_elements, parse_summary, subset
+from fhircare.interactions.capabilities import capability_statement
 from fhircare.interactions.request import Context, FhirRequest, FhirResponse
 from fhircare.rest.body import read_body
 from fhircare.rest.dispatch import route
-from fhircare.rest.media import check_body_type, response_type
+from fhircare.rest.media import JSON, check_body_type, response_type
+from fhircare.rest.openapi import rendered
 from fhircare.settings import Settings
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+OPENAPI_PATH = "/openapi.json"
 
 
 def fhir_router(settings: Settings) -> APIRouter:
     router = APIRouter()
+
+    @router.api_route(OPENAPI_PATH, methods=METHODS, include_in_schema=False)
+    async def openapi(request: Request) -> Response:
+        """The OpenAPI description of this API, rendered from the CapabilityStatement."""
+        if request.method != "GET":
+            error = errors.not_allowed(f"{request.method} is not supported here (allowed: GET)")
+            error.headers["Allow"] = "GET"
+            raise error
+        context: Context = request.app.state.context
+        registry = await context.search_parameters.refresh()
+        base = base_url(settings, request)
+        policy = context.limits.conditional_delete
+        body = rendered(
+            registry, base, policy, lambda: capability_statement(base, registry, policy)
+        )
+        return Response(body, 200, media_type=f"{JSON}; charset=utf-8")
 
     @router.api_route("", methods=METHODS, include_in_schema=False)
     @router.api_route("/{path:path}", methods=METHODS, include_in_schema=False)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from fhircare.fhir.jsonio import JsonInteger
 from fhircare.fhir.model_errors import structural_errors
 from fhircare.fhir.models import RESOURCE_TYPES
 from fhircare.fhir.rule_tree import ElementRule, TypeNode
@@ -73,8 +74,12 @@ def check_primitive_type(
     rule: ElementRule, value: Any, expression: str, issues: IssueCollector
 ) -> bool:
     """JSON type of a primitive (true/false, number or string); False if wrong."""
-    # JSON decimals arrive as Decimal subclasses that keep their text (fhir.jsonio)
-    kind = Decimal if isinstance(value, Decimal) else type(value)
+    # JSON decimals arrive as Decimal subclasses that keep their text (fhir.jsonio), and
+    # so does the integer -0 (JsonInteger)
+    if isinstance(value, JsonInteger):
+        kind: type = int
+    else:
+        kind = Decimal if isinstance(value, Decimal) else type(value)
     if not rule.json_types or kind in rule.json_types:
         return True
     wanted = (
