@@ -168,3 +168,17 @@ async def test_search_parameter_changes_renew_the_token_even_through_recovery(
     assert await mongo_store.change_token("SearchParameter") == before
     await mongo_store.recover()
     assert await mongo_store.change_token("SearchParameter") != before
+
+
+async def test_a_version_others_wrote_on_top_of_still_reaches_history(
+    mongo_store: MongoStore,
+) -> None:
+    """Its writer set the current document and died; a later writer built on it; then
+    recovery finishes the entry: the version must not go missing from history."""
+    await mongo_store.commit(put("a", 1, b'{"v":1}'))
+    await crash_after(mongo_store, put("a", 2, b'{"v":2}'), "current", age=0)
+    await mongo_store.commit(put("a", 3, b'{"v":3}'))
+    await mongo_store.recover(everything=True)
+    assert await versions(mongo_store, "a") == [3, 2, 1]
+    second = await mongo_store.vread("Patient", "a", 2)
+    assert second is not None and second.body == b'{"v":2}'

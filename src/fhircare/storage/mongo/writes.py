@@ -134,7 +134,12 @@ class JournaledWrites:
             return False
         version = {k: v for k, v in entry.items() if k != "reservedAt"}
         landed = await self._set_current(version)
-        if landed:
+        key = resource_key(version["type"], version["rid"])
+        # Past it: its writer set the current document and died before step 4, and others
+        # wrote later versions on top (their own keys were free). While this entry holds
+        # ``Type/id/version`` nobody else can have written that version, so it is this
+        # one, and history must still get it.
+        if landed or await self._version_of(key) > version["version"]:
             with suppress(DuplicateKeyError):
                 await self._history.insert_one(history_document(version))
             if version["type"] in WATCHED_TYPES:
