@@ -24,6 +24,7 @@ from urllib.parse import quote
 import simplejson
 from hypothesis import strategies as st
 
+from fhircare.fhir.jsonio import JsonNumber
 from fhircare.fhir.models import RESOURCE_TYPES
 from fhircare.search.registry import COMMON_CODES, default_registry
 from fhircare.search.request import PREFIXES
@@ -274,22 +275,6 @@ def example_resources() -> list[dict[str, Any]]:
 EXAMPLE_RESOURCES = example_resources()
 
 
-class Literal(Decimal):
-    """A number written exactly as ``text`` (simplejson dumps a Decimal as its str)."""
-
-    _text: str
-
-    def __new__(cls, text: str) -> Literal:
-        number = super().__new__(cls, text)
-        number._text = text
-        return number
-
-    def __str__(self) -> str:
-        return self._text
-
-    __repr__ = __str__
-
-
 _HUGE_NUMBERS = st.sampled_from(
     [
         "1e400",
@@ -307,7 +292,7 @@ _HUGE_NUMBERS = st.sampled_from(
         "9" * 5000,
         "1." + "0" * 3000,
     ]
-).map(Literal)
+).map(JsonNumber)  # prints exactly as written, as a stored decimal does
 _SCALARS = st.one_of(
     st.none(),
     st.booleans(),
