@@ -38,6 +38,12 @@ def version_document(write: Write, seq: int) -> dict[str, Any]:
     }
 
 
+def entry_version(entry: dict[str, Any]) -> dict[str, Any]:
+    """The version a journal entry reserves, without what only the journal keeps (when it
+    was reserved, the transaction it belongs to)."""
+    return {k: v for k, v in entry.items() if k not in ("reservedAt", "tx")}
+
+
 def history_document(version: dict[str, Any]) -> dict[str, Any]:
     """History keeps the version without its index entries (only current ones are searched)
     but with its sort values ``sk``: exact paging places a resource changed during a walk

@@ -45,6 +45,7 @@ from pymongo.errors import BulkWriteError, DocumentTooLarge, DuplicateKeyError
 from fhircare.storage.mongo.documents import (
     Document,
     current_fields,
+    entry_version,
     history_document,
     resource_key,
     to_stored,
@@ -129,7 +130,7 @@ class JournaledTransactions(JournaledWrites):
         key concurrently, then history in one ``insert_many`` and the journal cleared.
         A crash anywhere in it leaves the journal entries, which recovery finishes one by
         one (``_finish``, each step of which is safe to repeat)."""
-        versions = [{k: v for k, v in e.items() if k not in ("tx", "reservedAt")} for e in entries]
+        versions = [entry_version(e) for e in entries]
         created = [v for v in versions if v["version"] == 1]
         if created:
             documents = [

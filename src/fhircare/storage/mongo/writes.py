@@ -36,6 +36,7 @@ from pymongo.errors import DocumentTooLarge, DuplicateKeyError
 from fhircare.storage.mongo.documents import (
     Document,
     current_fields,
+    entry_version,
     history_document,
     resource_key,
     to_stored,
@@ -132,7 +133,7 @@ class JournaledWrites:
         if entry.get("reindex"):  # a reindex's reservation (replace_index) left behind
             await self._journal.delete_one({"_id": entry["_id"]})
             return False
-        version = {k: v for k, v in entry.items() if k != "reservedAt"}
+        version = entry_version(entry)
         landed = await self._set_current(version)
         key = resource_key(version["type"], version["rid"])
         # Past it: its writer set the current document and died before step 4, and others
