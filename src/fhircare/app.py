@@ -16,6 +16,7 @@ from fhircare.interactions.search_parameters import SearchParameters
 from fhircare.rest import errors
 from fhircare.rest.request_id import RequestIdMiddleware
 from fhircare.rest.routes import fhir_router
+from fhircare.rest.server_timing import ServerTimingMiddleware
 from fhircare.search.limits import SearchLimits
 from fhircare.search.registry import default_registry
 from fhircare.settings import Settings
@@ -44,6 +45,7 @@ def context_for(settings: Settings, store: ResourceStore) -> Context:
         settings.max_json_depth,
         max_bundle_entries=settings.max_bundle_entries,
         conditional_delete=settings.conditional_delete,
+        validator=settings.validator,
     )
     search_limits = SearchLimits(max_count=settings.max_count, default_count=settings.default_count)
     parameters = SearchParameters(
@@ -95,4 +97,6 @@ def create_app(settings: Settings | None = None, store: ResourceStore | None = N
     errors.install(app)
     app.include_router(fhir_router(settings), prefix=settings.base_path)
     app.add_middleware(RequestIdMiddleware)
+    if settings.server_timing:
+        app.add_middleware(ServerTimingMiddleware)
     return app

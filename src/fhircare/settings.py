@@ -63,6 +63,15 @@ class Settings(BaseSettings):
         gt=0,
         description="How often the server finishes writes a crashed process left behind.",
     )
+    validator: Literal["fhirkit", "models"] = Field(
+        default="fhirkit",
+        description="Structural validation of writes: 'fhirkit' (fhirkit-rs, FHIR R4 in Rust) "
+        "or 'models' (the fhir.resources R4B pydantic models); both with the same rule walk.",
+    )
+    server_timing: bool = Field(
+        default=False,
+        description="Add a Server-Timing header (parse, validate, index, total) to writes.",
+    )
     search_parameter_refresh_seconds: float = Field(
         default=2.0,
         description="How often (at most) a process checks the store for SearchParameter "

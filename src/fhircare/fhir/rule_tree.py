@@ -39,12 +39,12 @@ __all__ = [
 class ElementKind(Enum):
     """How ``fhircare.validation`` treats an element while walking resource JSON."""
 
-    PRIMITIVE = "primitive"  # JSON type checked; value format is pydantic's job
+    PRIMITIVE = "primitive"  # JSON type checked; its value format mostly the engine's job
     CODE = "code"  # primitive code with a required binding we enforce (``values``)
     COMPLEX = "complex"  # datatype or backbone element: walk ``child``
     REFERENCE = "reference"  # Reference: check ``reference``, targets in ``values``; walk child
     RESOURCE = "resource"  # inline resource (contained, Bundle.entry.resource): by resourceType
-    EXTENSION = "extension"  # Extension: pydantic validates it, we do not descend
+    EXTENSION = "extension"  # Extension: walked like COMPLEX (``child``), kept apart for callers
     PRIMITIVE_EXTENSION = "primitive-extension"  # ``_name`` sibling of a primitive
 
 
@@ -65,6 +65,7 @@ class ElementRule:
     child: TypeNode | None = None
     json_types: tuple[type, ...] = ()  # accepted Python types of a primitive's JSON value
     choice: str | None = None  # "value" for value[x] variants
+    primitive: str | None = None  # FHIR primitive type of a PRIMITIVE or CODE, e.g. "dateTime"
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +173,22 @@ def _choice_path(prefix: str, json_name: str) -> str:
     return f"{prefix}.ofType({lowered if lowered in _FHIR_PRIMITIVES else suffix})"
 
 
+# Elements the R4B models have in types we serve but FHIR R4 (4.0.1) does not: subject[x]
+# gained a canonical, and choices of any type gained R4B's CodeableReference and RatioRange
+# (https://hl7.org/fhir/R4B/diff.html). Left out of the tree, they are unknown elements.
+_NOT_IN_R4: dict[str, frozenset[str]] = {
+    "ActivityDefinition": frozenset({"subjectCanonical"}),
+    "PlanDefinition": frozenset({"subjectCanonical"}),
+    "PlanDefinitionAction": frozenset({"subjectCanonical"}),
+    "Extension": frozenset({"valueCodeableReference", "valueRatioRange"}),
+    "ElementDefinitionExample": frozenset({"valueCodeableReference", "valueRatioRange"}),
+    "ElementDefinition": frozenset(
+        f"{prefix}{suffix}"
+        for prefix in ("defaultValue", "fixed", "pattern")
+        for suffix in ("CodeableReference", "RatioRange")
+    ),
+}
+
 _BUILD_LOCK = threading.RLock()
 _NODES: dict[type[BaseModel], TypeNode] = {}
 
@@ -189,10 +206,11 @@ def _node_for(cls: type[BaseModel]) -> TypeNode:
     required: list[str] = []
     choices: dict[str, tuple[list[str], bool]] = {}
     ext_fields: list[tuple[str, str, Any]] = []
+    not_in_r4 = _NOT_IN_R4.get(node.type_name, frozenset())
     for py_name, info in cls.model_fields.items():
-        if py_name == "fhir_comments":
-            continue
         json_name = info.alias or py_name
+        if py_name == "fhir_comments" or json_name.lstrip("_") in not_in_r4:
+            continue
         if py_name.endswith("__ext"):
             ext_fields.append((py_name, json_name, info.annotation))
             continue
@@ -245,10 +263,13 @@ def _rule_for(owner: str, json_name: str, annotation: Any, extra: Mapping[str, A
             values=codes,
             allowed=frozenset(codes),
             json_types=json_types,
+            primitive=primitive,
         )
     class_name = dotted.rpartition(".")[2]
     if class_name == "Extension":
-        return ElementRule(json_name, json_name, ElementKind.EXTENSION, is_list)
+        # ``child`` lets the validator look inside (JSON types, formats, bindings of value[x])
+        child = _node_for(fhirtype_model(tp))
+        return ElementRule(json_name, json_name, ElementKind.EXTENSION, is_list, child=child)
     if class_name in ("Resource", "DomainResource"):
         return ElementRule(json_name, json_name, ElementKind.RESOURCE, is_list)
     child = _node_for(fhirtype_model(tp))

@@ -9,6 +9,7 @@ from fhircare.interactions.search_parameters import SearchParameters
 from fhircare.search.limits import SearchLimits
 from fhircare.search.registry import SearchParamRegistry, default_registry
 from fhircare.storage.protocol import ResourceStore
+from fhircare.validation.engines import DEFAULT_ENGINE
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class Limits:
     conditional_delete: str = "single"
     """``single``: a conditional delete matching several resources is 412; ``multiple``:
     it deletes them all, up to ``max_count`` (https://hl7.org/fhir/R4/http.html#cdelete)."""
+    validator: str = DEFAULT_ENGINE
+    """The structural engine that validates writes (``fhircare.validation.engines``)."""
 
 
 @dataclass(frozen=True)

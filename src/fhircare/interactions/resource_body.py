@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fhircare.fhir import errors, jsonio
+from fhircare.fhir import errors, jsonio, timing
 from fhircare.fhir.ids import format_instant, now
 from fhircare.interactions.request import Context, FhirRequest, Limits
 from fhircare.interactions.search_parameters import SEARCH_PARAMETER
@@ -24,7 +24,9 @@ def parse_resource(body: bytes, resource_type: str, limits: Limits) -> dict[str,
     """Parse and validate a body that must be a ``resource_type`` resource."""
     if not body.strip():
         raise errors.invalid("The request has no body; a resource is required", code="required")
-    return check_resource(jsonio.loads(body), resource_type, limits)
+    with timing.measure("parse"):
+        parsed = jsonio.loads(body)
+    return check_resource(parsed, resource_type, limits)
 
 
 def check_resource(resource: Any, resource_type: str, limits: Limits) -> dict[str, Any]:
@@ -41,7 +43,7 @@ def check_resource(resource: Any, resource_type: str, limits: Limits) -> dict[st
         raise errors.invalid(
             f"The resource nests deeper than {limits.max_json_depth} levels", code="too-costly"
         )
-    validate_resource(resource)
+    validate_resource(resource, limits.validator)
     return resource
 
 
@@ -82,7 +84,8 @@ def new_version(
         context.search_parameters.check(resource, id)
     moment = now()
     stored = stored_form(resource, id, version, moment)
-    entries = Indexer(context.registry, request.base_url or None).entries(stored)
+    with timing.measure("index"):
+        entries = Indexer(context.registry, request.base_url or None).entries(stored)
     return Write(
         request.resource_type, id, version, moment, method, jsonio.dumps(stored), tuple(entries)
     )

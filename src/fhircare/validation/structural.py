@@ -15,11 +15,12 @@ from typing import Any
 from fhircare.fhir.jsonio import JsonInteger
 from fhircare.fhir.model_errors import structural_errors
 from fhircare.fhir.models import RESOURCE_TYPES
-from fhircare.fhir.rule_tree import ElementRule, TypeNode
+from fhircare.fhir.rule_tree import ElementKind, ElementRule, TypeNode
 from fhircare.validation.issues import IssueCollector
 
 _JSON_TYPE_NAMES = {bool: "boolean", int: "number", float: "number", str: "string"}
 _JSON_TYPE_NAMES.update({dict: "object", list: "array", type(None): "null"})
+_PRIMITIVE_KINDS = (ElementKind.PRIMITIVE, ElementKind.CODE)
 
 
 def check_model(resource: Mapping[str, Any], issues: IssueCollector) -> None:
@@ -55,10 +56,13 @@ def check_unknown(node: TypeNode, key: str, expression: str, issues: IssueCollec
 
 
 def check_empty(rule: ElementRule, value: Any, expression: str, issues: IssueCollector) -> bool:
-    """null, [] and {} are not FHIR values (ele-1); True if ``value`` is one of them.
+    """null, [], {} and "" are not FHIR values (ele-1); True if ``value`` is one of them.
 
-    https://hl7.org/fhir/R4/json.html and https://hl7.org/fhir/R4/element.html#invs
+    https://hl7.org/fhir/R4/json.html and https://hl7.org/fhir/R4/element.html#invs; a
+    primitive's string has at least one character (https://hl7.org/fhir/R4/datatypes.html).
     """
+    if type(value) is str:
+        return value == "" and check_empty_string(rule, f"{expression}.{rule.path}", issues)
     if value is None:
         where = f"{expression}.{rule.path}"
         issues.add("structure", f"{where}: null is not allowed; omit the element", where)
@@ -68,6 +72,17 @@ def check_empty(rule: ElementRule, value: Any, expression: str, issues: IssueCol
         issues.add("structure", f"{where}: Empty objects and arrays are not allowed", where)
         return True
     return False
+
+
+def check_empty_string(rule: ElementRule, expression: str, issues: IssueCollector) -> bool:
+    """An empty string where a primitive's value goes; True if reported (a string
+    primitive: other types report a wrong JSON type, complex ones a wrong shape)."""
+    if rule.kind not in _PRIMITIVE_KINDS or str not in rule.json_types:
+        return False
+    issues.add(
+        "value", f"{expression}: Empty strings are not allowed; omit the element", expression
+    )
+    return True
 
 
 def check_primitive_type(

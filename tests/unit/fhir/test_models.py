@@ -107,7 +107,8 @@ def test_rule_tree_for_care_plan() -> None:
     assert subject.kind is ElementKind.REFERENCE and subject.values == ("Patient", "Group")
     assert node.elements["contained"].kind is ElementKind.RESOURCE
     assert node.elements["extension"].kind is ElementKind.EXTENSION
-    assert node.elements["extension"].child is None  # we stop at Extension
+    extension = node.elements["extension"].child  # walked, for the values inside
+    assert extension is not None and "url" in extension.required
     activity = node.elements["activity"]
     assert activity.kind is ElementKind.COMPLEX and activity.is_list
     assert activity.child is not None
