@@ -1,7 +1,8 @@
 """The dependency direction of ARCHITECTURE.md, checked on the import statements.
 
 rest → interactions → (search, validation, storage) → fhir, where storage reads the
-search IR and predicates (its query compiler renders them); only storage/mongo imports
+search IR and predicates (its query compiler renders them), and care/ sits beside
+interactions (it may call interactions, never the other way round); only storage/mongo imports
 pymongo; only fhir/models.py imports fhir.resources; the core never imports FastAPI.
 """
 
@@ -23,7 +24,8 @@ FORBIDDEN_INTERNAL = {
     "search": ("fhircare.interactions", "fhircare.rest", "fhircare.storage"),
     "validation": ("fhircare.interactions", "fhircare.rest", "fhircare.storage", "fhircare.search"),
     "storage": ("fhircare.interactions", "fhircare.rest", "fhircare.validation"),
-    "interactions": ("fhircare.rest", "fhircare.app", "fhircare.cli"),
+    "interactions": ("fhircare.rest", "fhircare.app", "fhircare.cli", "fhircare.care"),
+    "care": ("fhircare.rest", "fhircare.app", "fhircare.cli"),
 }
 
 

@@ -4,9 +4,10 @@ Built from what the server implements and nothing more: the interactions listed 
 the resource types the validation models know and the search parameters of the registry
 (the packaged ones and the active SearchParameter resources), the conditional create,
 update and delete (``single`` or ``multiple`` as the setting says; R4 has no element for
-conditional patch) and the ``$reindex`` operation. A statement is rendered once per
-(registry object, base URL, delete policy): a changed set of search parameters is a new
-registry, hence a new statement.
+conditional patch), the ``$reindex`` operation and ``Patient/$everything``
+(``care/everything.py``, named by its official definition). A statement is rendered once
+per (registry object, base URL, delete policy): a changed set of search parameters is a
+new registry, hence a new statement.
 """
 
 from __future__ import annotations
@@ -36,6 +37,15 @@ TYPE_INTERACTIONS = (
 SYSTEM_INTERACTIONS = ("transaction", "batch", "history-system", "search-system")
 FORMATS = ("application/fhir+json", "application/json")
 PATCH_FORMATS = ("application/json-patch+json",)
+TYPE_OPERATIONS: dict[str, tuple[dict[str, str], ...]] = {
+    "Patient": (
+        {
+            "name": "everything",
+            "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+        },
+    ),
+}
+"""The operations of one type beyond ``$reindex``, by their official OperationDefinition."""
 
 
 def _search_params(registry: SearchParamRegistry, resource_type: str) -> list[dict[str, Any]]:
@@ -70,7 +80,10 @@ def capability_statement(
             "conditionalRead": "full-support",
             "conditionalUpdate": True,
             "conditionalDelete": conditional_delete,
-            "operation": [_reindex_operation(base_url)],
+            "operation": [
+                _reindex_operation(base_url),
+                *(dict(op) for op in TYPE_OPERATIONS.get(resource_type, ())),
+            ],
         }
         for resource_type in sorted(RESOURCE_TYPES)
     ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from fhircare.care.everything import everything
 from fhircare.fhir import errors
 from fhircare.fhir.models import RESOURCE_TYPES
 from fhircare.interactions.bundle import process_bundle
@@ -68,6 +69,8 @@ def route(method: str, segments: list[str]) -> Route:
         table[("T", "_search")] = {"POST": Route(search, t, body="form")}
         table[("T", "_history")] = {"GET": Route(history, t)}
         table[("T", "$reindex")] = {"POST": Route(reindex, t)}
+        if t == "Patient":
+            table[("T", "$everything")] = _everything(t)
         if len(segments) >= 2 and not segments[1].startswith(("_", "$")):
             i = segments[1]
             table[("T", i)] = {
@@ -77,6 +80,8 @@ def route(method: str, segments: list[str]) -> Route:
                 "DELETE": Route(delete, t, i),
             }
             table[("T", i, "_history")] = {"GET": Route(history, t, i)}
+            if t == "Patient":
+                table[("T", i, "$everything")] = _everything(t, i)
             if len(segments) == 4:
                 table[("T", i, "_history", segments[3])] = {
                     "GET": Route(vread, t, i, segments[3], shapes_resource=True)
@@ -91,6 +96,15 @@ def route(method: str, segments: list[str]) -> Route:
         error.headers["Allow"] = ", ".join(sorted(methods))
         raise error
     return chosen
+
+
+def _everything(resource_type: str, id: str | None = None) -> dict[str, Route]:
+    """``Patient/$everything`` (``care/everything.py``): GET with a query, POST with a
+    Parameters body."""
+    return {
+        "GET": Route(everything, resource_type, id),
+        "POST": Route(everything, resource_type, id, body="resource"),
+    }
 
 
 async def _bundle(context: Context, request: FhirRequest) -> FhirResponse:

@@ -5,7 +5,8 @@ nothing else, so it lists exactly what ``GET [base]/metadata`` declares: each in
 of the statement becomes the operations of its URL (https://hl7.org/fhir/R4/http.html#summary),
 conditional create, update and delete appear when the statement says they are supported,
 conditional patch with patch (R4 has no element for it), ``$reindex`` where the statement
-names the operation, and the media types are the statement's ``format`` and ``patchFormat``.
+names the operation, ``$everything`` (GET and POST, instance and type level) on the types
+naming it, and the media types are the statement's ``format`` and ``patchFormat``.
 
 To keep the document small the resource type is a ``{type}`` path parameter whose enum is
 the types supporting that interaction, not one path per type. Bodies have a permissive
@@ -14,8 +15,9 @@ the parameters every type has plus a free-form object for the type-specific ones
 type's list is in the CapabilityStatement). Every error is an OperationOutcome.
 
 Each operation carries ``x-fhir-interaction`` (its R4 restful-interaction codes, or
-``operation`` for ``$reindex``) and ``x-fhir-conditional``, so a test can compare the
-document with the statement; the ``dispatch.route`` table is what serves them.
+``operation`` for ``$reindex`` and ``$everything``) and ``x-fhir-conditional``, so a test
+can compare the document with the statement; the ``dispatch.route`` table is what serves
+them.
 """
 
 from __future__ import annotations
@@ -153,7 +155,8 @@ class _Builder:
         return dict(sorted(self.paths.items()))
 
     def operations(self) -> None:
-        """``$reindex``: at system level and for the types that name it."""
+        """``$reindex`` at system level and each operation for the types that name it:
+        ``$everything`` as described by ``_everything``, any other as ``$reindex`` is."""
         for op in self.rest.get("operation") or ():
             self.add(
                 f"/${op['name']}",
@@ -173,6 +176,9 @@ class _Builder:
                 for r in self.resources
                 if any(op["name"] == name for op in r.get("operation") or ())
             )
+            if name in _NAMED_OPERATIONS:
+                _NAMED_OPERATIONS[name](self, types)
+                continue
             self.add(
                 f"/{{type}}/${name}",
                 "post",
@@ -600,6 +606,64 @@ def _search_system(b: _Builder) -> None:
             responses=_responses(b.formats, {"200": "Bundle"}, COMMON_ERRORS),
         ),
     )
+
+
+_EVERYTHING_PARAMS = (
+    _query(
+        "start",
+        "Only records of care on or after this date (by clinical date, on the types R4's "
+        "clinical-date parameter covers)",
+    ),
+    _query("end", "Only records of care on or before this date (as start)"),
+    _query("_since", "Only resources changed at or after this instant"),
+    _query("_type", "Comma-separated resource types to return (also repeatable)"),
+)
+
+
+def _everything(b: _Builder, types: list[str]) -> None:
+    """``[type]/[id]/$everything`` and ``[type]/$everything``: GET with a query, POST with a
+    Parameters body (https://hl7.org/fhir/R4/patient-operation-everything.html)."""
+    params = [*_EVERYTHING_PARAMS, *_params("_count", "_format", "_pretty", "Prefer")]
+    body = {"required": False, "content": _content(b.formats, "Parameters")}
+    for path, level, own, errors in (
+        ("/{type}/{id}/$everything", "Instance", _params("id"), ("404", "410")),
+        ("/{type}/$everything", "Type", [], ()),
+    ):
+        summary = f"Everything about {'a patient' if own else 'every patient'}: " + (
+            "its compartment and the resources that refers to"
+        )
+        b.add(
+            path,
+            "get",
+            b.operation(
+                "operation",
+                f"everything{level}",
+                summary,
+                types=types,
+                params=[*own, *params],
+                responses=_responses(b.formats, {"200": "Bundle"}, (*COMMON_ERRORS, *errors)),
+            ),
+        )
+        b.add(
+            path,
+            "post",
+            b.operation(
+                "operation",
+                f"everything{level}Post",
+                f"{summary} (the parameters in a Parameters body)",
+                types=types,
+                params=[*own, *params],
+                body=body,
+                responses=_responses(
+                    b.formats, {"200": "Bundle"}, (*COMMON_ERRORS, *errors, "413", "415")
+                ),
+            ),
+        )
+
+
+_NAMED_OPERATIONS: dict[str, Callable[[_Builder, list[str]], None]] = {
+    "everything": _everything,
+}
 
 
 def _write_responses(b: _Builder, success: Mapping[str, str | None], *extra: str) -> dict[str, Any]:

@@ -56,7 +56,9 @@ class Fragment:
 
 @dataclass(frozen=True)
 class Field:
-    """A condition on the resource itself rather than its entries (``_id``, ``_lastUpdated``)."""
+    """A condition on the resource itself rather than its entries: its id (``_id``), its
+    ``_lastUpdated`` or its type (``TYPE_FIELD``, which lets one system-level query ask
+    different things of different types, as ``care/compartment.py`` does)."""
 
     cond: Cond
 
@@ -80,6 +82,7 @@ Predicate = Entry | Fragment | Field | AnyOf | AllOf | Not
 
 ID_FIELD = "rid"
 LAST_UPDATED_FIELD = "lastUpdated"
+TYPE_FIELD = "type"
 _APPROX = 0.1
 
 

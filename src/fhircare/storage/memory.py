@@ -115,7 +115,11 @@ class MemoryStore:
             stored = self._current[key]
             if stored.deleted or query.resource_type not in (None, stored.resource_type):
                 continue
-            fields = {"rid": stored.id, "lastUpdated": stored.last_updated}
+            fields = {
+                "rid": stored.id,
+                "lastUpdated": stored.last_updated,
+                "type": stored.resource_type,
+            }
             entries = self._index.get(key, ())
             if all(matches(p, entries, fields) for p in query.predicates):
                 found.append(stored)

@@ -40,8 +40,9 @@ HANDLERS = {
     ("search-type", False): "search",
     ("search-system", False): "search",
     ("batch", False): "_bundle",
-    ("operation", False): "reindex",
 }
+# For an operation: the function serving ``$name``, the last segment of its path.
+OPERATIONS = {"reindex": "reindex", "everything": "everything"}
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +107,10 @@ def test_it_lists_exactly_the_interactions_of_the_statement(
                 assert types == supporting, operation["operationId"]
     operations_named = {op["operationId"] for _, _, op in operations(document)}
     assert {"reindexSystem", "reindexType"} <= operations_named
+    everything = {"everythingInstance", "everythingInstancePost", "everythingType"}
+    assert everything <= operations_named
+    instance = document["paths"]["/{type}/{id}/$everything"]["get"]
+    assert type_enum(document, instance) == ["Patient"]
     assert document["servers"] == [{"url": BASE}]
     for _, _, operation in operations(document):
         for media in operation.get("requestBody", {}).get("content", {}):
@@ -130,7 +135,7 @@ def test_it_follows_the_statement_when_that_changes(statement: dict[str, Any]) -
     validate(document)
     ids = {op["operationId"] for _, _, op in operations(document)}
     assert not ids & {"conditionalDelete", "conditionalUpdate", "historySystem"}
-    assert not ids & {"reindexSystem", "reindexType"}
+    assert not ids & {"reindexSystem", "reindexType", "everythingInstance", "everythingType"}
     vread = document["paths"]["/{type}/{id}/_history/{vid}"]["get"]
     assert type_enum(document, vread) == ["Patient"]
     read = document["paths"]["/{type}/{id}"]["get"]
@@ -147,8 +152,11 @@ def test_every_operation_is_served_and_every_other_method_is_405(
                 operation = item[method]
                 chosen = route(method.upper(), segments)
                 codes = operation["x-fhir-interaction"]
-                key = (codes[0], operation["x-fhir-conditional"])
-                assert chosen.interaction.__name__ == HANDLERS[key], (method, path)
+                if codes[0] == "operation":
+                    expected = OPERATIONS[path.rsplit("$", 1)[1]]
+                else:
+                    expected = HANDLERS[(codes[0], operation["x-fhir-conditional"])]
+                assert chosen.interaction.__name__ == expected, (method, path)
                 continue
             with pytest.raises(FhirError) as refused:
                 route(method.upper(), segments)

@@ -46,7 +46,11 @@ class MongoSearch:
         return search_filter(query, self._per_entry)
 
     def _exact(self, query: SearchQuery, document: Document) -> bool:
-        fields = {"rid": document["rid"], "lastUpdated": document["lastUpdated"]}
+        fields = {
+            "rid": document["rid"],
+            "lastUpdated": document["lastUpdated"],
+            "type": document["type"],
+        }
         entries = document.get("idx") or ()
         return all(matches(p, entries, fields) for p in query.predicates)
 
