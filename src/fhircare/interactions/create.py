@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fhircare.fhir import timing
 from fhircare.fhir.ids import new_id
 from fhircare.interactions.conditional import parse_condition, settled_matches, several
 from fhircare.interactions.request import Context, FhirRequest, FhirResponse
@@ -37,6 +38,8 @@ async def create(context: Context, request: FhirRequest) -> FhirResponse:
 async def _create(context: Context, request: FhirRequest, resource: dict[str, Any]) -> FhirResponse:
     assert request.resource_type is not None
     id = request.new_id or new_id()
-    stored = await context.store.commit(new_version(context, request, resource, id, 1, "POST"))
+    write = new_version(context, request, resource, id, 1, "POST")
+    with timing.measure("store"):
+        stored = await context.store.commit(write)
     await context.search_parameters.written(request.resource_type)
     return write_response(request, stored, 201, f"Created {request.resource_type}/{id}")

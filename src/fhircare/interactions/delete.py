@@ -6,7 +6,7 @@ never-existing resource changes nothing and succeeds, as the spec allows.
 
 from __future__ import annotations
 
-from fhircare.fhir import errors, outcomes
+from fhircare.fhir import errors, outcomes, timing
 from fhircare.fhir.ids import now
 from fhircare.interactions.preconditions import check_if_match
 from fhircare.interactions.request import Context, FhirRequest, FhirResponse
@@ -27,7 +27,8 @@ async def delete(context: Context, request: FhirRequest) -> FhirResponse:
             return FhirResponse(200, outcomes.information(f"{name} is not present"), headers)
         write = Write(request.resource_type, request.id, current.version + 1, now(), "DELETE", None)
         try:
-            stored = await context.store.commit(write)
+            with timing.measure("store"):
+                stored = await context.store.commit(write)
         except VersionConflict:
             if "if-match" in request.headers:
                 raise errors.precondition(f"{name} changed while this delete ran") from None

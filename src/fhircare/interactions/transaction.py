@@ -21,7 +21,7 @@ import random
 from contextlib import AsyncExitStack
 from dataclasses import replace
 
-from fhircare.fhir import errors, jsonio
+from fhircare.fhir import errors, jsonio, timing
 from fhircare.fhir.errors import FhirError
 from fhircare.interactions.bundle_entries import BundleEntry, in_processing_order
 from fhircare.interactions.bundle_references import (
@@ -122,7 +122,8 @@ async def _attempt(
                 return None  # an interaction that does not retry lost a race: start again
         try:
             if staged.writes:
-                await context.store.commit_all(staged.writes)
+                with timing.measure("store"):
+                    await context.store.commit_all(staged.writes)
         except VersionConflict as conflict:
             entry = entries[staged.writers[conflict.index]]
             if "if-match" in entry.headers:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fhircare.fhir import errors, jsonio
+from fhircare.fhir import errors, jsonio, timing
 from fhircare.fhir.ids import require_valid_id
 from fhircare.interactions.preconditions import check_if_match, if_match
 from fhircare.interactions.request import Context, FhirRequest, FhirResponse
@@ -48,7 +48,8 @@ async def write_version(
         version = 1 if current is None else current.version + 1
         write = new_version(context, request, resource, request.id, version, method)
         try:
-            stored = await context.store.commit(write)
+            with timing.measure("store"):
+                stored = await context.store.commit(write)
         except VersionConflict:
             if if_match(request) is not None:
                 raise errors.precondition(

@@ -1,9 +1,10 @@
 """``Server-Timing`` on writes: where the server spent a request's time.
 
 https://www.w3.org/TR/server-timing/. Each phase the core measured (``fhir/timing.py``:
-``parse``, ``validate``, ``index``) becomes a metric with its duration in milliseconds, and
-``total`` is the whole request inside the app, so that a client can tell the server's share
-of the latency it sees. On with ``FHIRCARE_SERVER_TIMING=true``; reads carry no header.
+``parse``, ``validate``, ``index``, ``store``) becomes a metric with its duration in
+milliseconds, and ``total`` is the whole request inside the app, so that a client can tell
+the server's share of the latency it sees. On with ``FHIRCARE_SERVER_TIMING=true``; reads
+carry no header.
 """
 
 from __future__ import annotations
