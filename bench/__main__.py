@@ -1,15 +1,40 @@
-"""``python -m bench``: run every row, print the table, save it under ``bench/results/``.
+"""``python -m bench``: every row at each data size, over HTTP beside raw pymongo.
 
-Rows are ``create``, ``read``, ``update`` (raw: ``replace_one``), ``history`` of one
-resource (raw: its ``find_one``), ``transaction`` (a bundle of ``--transaction-entries``
-creates; raw: one ``insert_many``) and ``cond create`` (``If-None-Exist``; raw: ``find_one``
-then ``insert_one``) at each ``--concurrency``; each row is timed over HTTP and then done the
-same way with raw pymongo on the same store. Then the search section
-(``search_bench.py``): ``--search-size`` resources are loaded straight into fhircare's
-database and each search query is timed over HTTP beside the raw pymongo query it compiles
-to. With ``--base-url`` the search section is skipped: the bench cannot load data into
-another server's store. Progress goes to stderr, the tables to stdout. Exit status 1 when
-any call failed or a search's match count differs from its raw query's.
+The tables are printed and saved under ``bench/results/``.
+
+For each size of ``--sizes`` (default 10,000 and 100,000) the store is first brought to
+that many resources: what is missing is loaded straight into fhircare's database as one more
+layer of the care-management population (``population.py``, ``search_data.py``), bypassing
+HTTP on purpose, and the raw side's collection is filled to the same count with documents
+of its own shape holding the same resources. Then every row runs at that size, over HTTP
+and beside it done the same way with raw pymongo on the same store:
+
+* the search section (``search_bench.py``): each care-manager query (patient+status,
+  category, date range, owner, focus, chained subject name, ``_include``, page 2) beside
+  the raw pymongo query it compiles to;
+* ``cond create`` (``If-None-Exist``; raw: ``find_one`` then ``insert_one``) and
+  ``$everything`` of a patient, every page (raw: the patient by ``_id``, the compartment
+  query the store sends, page by page, and each referenced resource by ``_id``);
+* ``create``, ``read``, ``update`` (raw: ``replace_one``), ``history`` of one resource
+  (raw: its ``find_one``), ``transaction`` (a bundle of ``--transaction-entries``
+  creates; raw: one ``insert_many``);
+
+each at every ``--concurrency`` (default 1 and 32). The scan-bound ones (the first two
+groups) run first, while the store holds exactly the size, and on FerretDB as the scan
+policy allows (``plan.scan_policy``: each of their calls reads the whole store there; the
+report prints why and the measured time of one such read; ``--full-scans`` runs them all).
+The tables have a ``size`` column; the server's peak memory is given after each size. On
+FerretDB with two CPUs the default run takes about 20 minutes.
+
+Last, the validation section (``validation_bench.py``): the cost of each validation engine
+per KB in this process, and the server's own ``validate`` time per write (its
+``Server-Timing`` header, which the bench turns on for the server it starts) against the
+latency the client sees.
+
+With ``--base-url`` the bench cannot load another server's store: the rows run once on the
+store as it is (size ``-``), without the search section and the rows that need the
+population. Progress goes to stderr, the tables to stdout. Exit status 1 when any call
+failed or a search's match count differs from its raw query's.
 """
 
 from __future__ import annotations
@@ -24,7 +49,9 @@ import shlex
 import shutil
 import signal
 import sys
-from collections.abc import Callable, Coroutine
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,47 +60,78 @@ import httpx
 import pymongo
 from pymongo import MongoClient
 
-from bench import http_load, raw_mongo
+from bench import http_load, raw_mongo, search_data
+from bench.plan import (
+    SAMPLE_SCANS_ABOVE,
+    SCAN_CAP,
+    RowContext,
+    RowSpec,
+    ScanOptions,
+    ScanPolicy,
+    row_plan,
+    scan_policy,
+)
+from bench.population import Population, Resource, population
 from bench.report import (
     Report,
     Row,
+    SearchRow,
     SearchSection,
     Stats,
+    fmt_size,
     render,
     render_search,
     search_json,
     to_json,
 )
-from bench.runner import Operation, Outcome, run_concurrent
-from bench.search_bench import search_section
+from bench.runner import Outcome, run_concurrent
+from bench.search_bench import NOTES as SEARCH_NOTES
+from bench.search_bench import SEARCH_TIMEOUT, search_rows, warm
 from bench.servers import VAR_DIR, FhircareServer, mongo_store, redact
+from bench.validation_bench import (
+    ValidationSection,
+    render_validation,
+    validation_json,
+    validation_section,
+)
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+DEFAULT_SIZES = [10_000, 100_000]
 DEFAULT_REQUESTS = {1: 500}
 """Requests per row by concurrency; any other concurrency gets DEFAULT_OTHER."""
 DEFAULT_OTHER = 2000
 WARMUP = 20
 """Untimed creates on each side before the first row (connections, caches, first-call imports)."""
-DEFAULT_SEARCH_SIZE = 2_000
-"""Not 100k: on FerretDB's SQLite backend every search scans the whole collection (about 1 s
-per 5,000 resources raw, several times that over HTTP), see the report of the change."""
 DEFAULT_SEARCH_REPS = 3
+DEFAULT_SEARCH_ROUNDS = 1
 DEFAULT_CONDITIONAL_CREATES = 100
-"""Not 1,000 by default: on FerretDB's SQLite backend a conditional create's search reads the
-whole collection (twice when nothing matches), so each costs more as the bench's data grows."""
+"""Where the scan policy does not cap them (MongoDB, --full-scans): on FerretDB each one's
+search reads the whole store (twice when nothing matches)."""
 
 
 class BenchError(RuntimeError):
     """A run that cannot produce a meaningful table."""
 
 
-def concurrency_list(text: str) -> list[int]:
+def int_list(text: str, minimum: int) -> list[int]:
     try:
         values = [int(part) for part in text.split(",") if part.strip()]
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not a comma-separated list of integers: {text}") from exc
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError("concurrencies must be positive integers")
+    if not values or min(values) < minimum:
+        raise argparse.ArgumentTypeError(f"each value must be at least {minimum}")
+    return values
+
+
+def concurrency_list(text: str) -> list[int]:
+    return int_list(text, 1)
+
+
+def size_list(text: str) -> list[int]:
+    """Sizes, ascending and without repeats; 0 (nothing loaded) or at least 20 each."""
+    values = sorted(set(int_list(text, 0)))
+    if any(0 < v < search_data.MIN_LAYER for v in values):
+        raise argparse.ArgumentTypeError(f"a size is 0 or at least {search_data.MIN_LAYER}")
     return values
 
 
@@ -94,6 +152,19 @@ def non_negative(text: str) -> int:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument(
+        "--sizes",
+        type=size_list,
+        default=DEFAULT_SIZES,
+        help="comma-separated data sizes: the store is brought to each in turn and every row "
+        "runs at each (default 10000,100000; 0: the store as it is, no search section)",
+    )
+    parser.add_argument(
+        "--search-size",
+        type=non_negative,
+        default=None,
+        help="the same as --sizes with one size (kept for older command lines)",
+    )
+    parser.add_argument(
         "--concurrency",
         type=concurrency_list,
         default=[1, 32],
@@ -113,7 +184,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--base-url",
         default=None,
         help="measure this FHIR base (e.g. http://localhost:8090/fhir) instead of starting "
-        "fhircare; raw pymongo still runs against MONGODB_URI or a throwaway FerretDB",
+        "fhircare; raw pymongo still runs against MONGODB_URI or a throwaway FerretDB; "
+        "no data is loaded, so --sizes and the search section do not apply",
     )
     parser.add_argument(
         "--transactions",
@@ -132,32 +204,66 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=positive,
         default=DEFAULT_CONDITIONAL_CREATES,
         help="conditional creates (If-None-Exist) per row (default "
-        f"{DEFAULT_CONDITIONAL_CREATES}; each searches its type, a scan on FerretDB)",
-    )
-    parser.add_argument(
-        "--search-size",
-        type=non_negative,
-        default=DEFAULT_SEARCH_SIZE,
-        help=f"resources loaded for the search section (default {DEFAULT_SEARCH_SIZE:,}; "
-        "0 skips it; it is skipped with --base-url too)",
+        f"{DEFAULT_CONDITIONAL_CREATES}; capped by the scan policy on FerretDB)",
     )
     parser.add_argument(
         "--search-reps",
         type=positive,
         default=DEFAULT_SEARCH_REPS,
-        help=f"repetitions of each search query per side (default {DEFAULT_SEARCH_REPS})",
+        help="calls of each search query per side at concurrency 1, each with other "
+        f"patients, owners or plans (default {DEFAULT_SEARCH_REPS}; 1 under the scan policy)",
     )
     parser.add_argument(
-        "--seed", type=int, default=2026, help="seed of the search population (default 2026)"
+        "--search-rounds",
+        type=positive,
+        default=DEFAULT_SEARCH_ROUNDS,
+        help="at a concurrency C above 1 each search query makes rounds x C calls per side "
+        f"(default {DEFAULT_SEARCH_ROUNDS}: 32 at 32)",
+    )
+    parser.add_argument(
+        "--full-scans",
+        action="store_true",
+        help="run every scan-bound row (searches, conditional creates, extra scan-bound rows) "
+        "in full at every size and concurrency on FerretDB too (hours at 100,000)",
+    )
+    parser.add_argument(
+        "--scan-cap",
+        type=positive,
+        default=SCAN_CAP,
+        help="scan policy: most calls of a scan-bound row other than a search on FerretDB "
+        f"(default {SCAN_CAP})",
+    )
+    parser.add_argument(
+        "--sample-scans-above",
+        type=non_negative,
+        default=SAMPLE_SCANS_ABOVE,
+        help="scan policy: above this size on FerretDB only the first search query and one "
+        f"call of each other scan-bound row run (default {SAMPLE_SCANS_ABOVE:,})",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=2026, help="seed of the population (default 2026)"
     )
     args = parser.parse_args(argv)
-    if 0 < args.search_size < 20:
-        parser.error("--search-size must be 0 or at least 20")
+    if args.search_size is not None:
+        if 0 < args.search_size < search_data.MIN_LAYER:
+            parser.error(f"--search-size must be 0 or at least {search_data.MIN_LAYER}")
+        args.sizes = [args.search_size]
     return args
 
 
 def requests_for(concurrency: int, override: int | None) -> int:
     return override or DEFAULT_REQUESTS.get(concurrency, DEFAULT_OTHER)
+
+
+def scan_options(args: argparse.Namespace) -> ScanOptions:
+    return ScanOptions(
+        concurrency=tuple(args.concurrency),
+        search_reps=args.search_reps,
+        search_rounds=args.search_rounds,
+        full_scans=args.full_scans,
+        sample_above=args.sample_scans_above,
+        cap=args.scan_cap,
+    )
 
 
 def progress(message: str) -> None:
@@ -187,96 +293,248 @@ async def describe_server(http: httpx.AsyncClient) -> str:
     return " ".join(str(software[k]) for k in ("name", "version") if software.get(k)) or "unknown"
 
 
+@dataclass
+class SizeInfo:
+    """How the store was brought to one size, and the scan policy there."""
+
+    size: int | None
+    store_before: int | None = None
+    loaded: int = 0
+    load_seconds: float | None = None
+    validated: int = 0
+    raw_inserted: int = 0
+    store_after: int | None = None
+    scan_seconds: float | None = None
+    """How long the raw count of the whole store took once it held the size."""
+    mix: dict[str, int] = field(default_factory=dict)
+    policy: dict[str, Any] = field(default_factory=dict)
+
+    def note(self) -> str | None:
+        if self.size is None or self.store_before is None:
+            return None
+        if self.loaded:
+            done = (
+                f"{self.loaded:,} loaded in {self.load_seconds:.1f}s on top of "
+                f"{self.store_before:,} ({self.validated} sampled resources validated first)"
+            )
+        else:
+            done = f"nothing loaded: the store held {self.store_before:,} already"
+        mix = ", ".join(f"{v:,} {k}" for k, v in self.mix.items())
+        population = f"{sum(self.mix.values()):,} of them the population ({mix})" if mix else ""
+        return (
+            f"size {self.size:,}: {done}; {self.store_after:,} resources then"
+            f"{', ' + population if population else ''}, the rest made by earlier rows; "
+            f"the raw side filled to the same count ({self.raw_inserted:,} inserted); "
+            f"a raw count of the whole store took {self.scan_seconds:.1f}s"
+        )
+
+
+@dataclass
+class Measured:
+    rows: list[Row]
+    search: list[SearchRow]
+    software: str
+    store: str
+    notes: list[str]
+    search_notes: list[str]
+    sizes: list[SizeInfo]
+    peaks: list[tuple[int | None, int | None]]
+
+
+@dataclass
+class Job:
+    """One row to run at a size: a RowSpec at a concurrency with its number of calls."""
+
+    spec: RowSpec
+    concurrency: int
+    requests: int
+
+
+def jobs_at(
+    plan: list[RowSpec],
+    args: argparse.Namespace,
+    policy: ScanPolicy,
+    populated: bool,
+) -> list[Job]:
+    """The rows of one size in the order they run: the scan-bound ones first (while the
+    store holds exactly the size), as ``policy`` allows; rows that need the population
+    only when it was loaded."""
+    jobs: list[Job] = []
+    for scan_bound in (True, False):
+        for spec in plan:
+            if spec.scan_bound != scan_bound or (spec.needs_population and not populated):
+                continue
+            concurrencies = policy.concurrency if scan_bound else tuple(args.concurrency)
+            for concurrency in concurrencies:
+                n = spec.requests or requests_for(concurrency, args.requests)
+                jobs.append(Job(spec, concurrency, policy.calls(n) if scan_bound else n))
+    return jobs
+
+
 async def measure(
-    args: argparse.Namespace, uri: str, base_url: str, raw_database: str
-) -> tuple[list[Row], str, list[str]]:
-    """Warm up, then every row; returns the rows, the server's name and error notes."""
+    args: argparse.Namespace,
+    uri: str,
+    base_url: str,
+    database: str | None,
+    raw_database: str,
+    run_id: str,
+    peak: Callable[[], int | None],
+) -> Measured:
+    """Warm up, then at each size: fill the store, then every row."""
     connections = max(args.concurrency)
-    server_ids: list[str] = []
-    raw_ids: list[str] = []
-    rows: list[Row] = []
-    notes: list[str] = []
+    options = scan_options(args)
+    plan = row_plan(args.transactions, args.transaction_entries, args.conditional_creates)
+    order = {spec.name: n for n, spec in enumerate(plan)}
+    measured = Measured([], [], "", "", [], [], [], [])
     mongo = raw_mongo.client(uri, connections)
     try:
-        collection = mongo[raw_database][raw_mongo.COLLECTION]
+        ferretdb, store_name = await raw_mongo.describe_store(mongo)
+        raw = mongo[raw_database][raw_mongo.COLLECTION]
+        store = mongo[database] if database else None
+        current = store[search_data.CURRENT] if store is not None else None
         async with http_load.client(base_url, connections) as http:
-            software = await describe_server(http)
+            measured.software = await describe_server(http)
+            measured.store = store_name
+            ctx = RowContext(http, raw, store, [], ferretdb, None, run_id)
             progress(f"warming up: {WARMUP} creates over HTTP and {WARMUP} with pymongo")
-            warm = await run_concurrent(WARMUP, 1, http_load.create_operation(http, server_ids))
-            if warm.errors:
-                raise BenchError(f"the server fails creates: {warm.first_error}")
-            await run_concurrent(WARMUP, 1, raw_mongo.create_operation(collection, raw_ids))
-            plan: list[tuple[str, Callable[[], Operation], Callable[[], Operation]]] = [
-                (
-                    "create",
-                    lambda: http_load.create_operation(http, server_ids),
-                    lambda: raw_mongo.create_operation(collection, raw_ids),
-                ),
-                (
-                    "read",
-                    lambda: http_load.read_operation(http, list(server_ids)),
-                    lambda: raw_mongo.read_operation(collection, list(raw_ids)),
-                ),
-                (
-                    "update",
-                    lambda: http_load.update_operation(http, list(server_ids)),
-                    lambda: raw_mongo.update_operation(collection, list(raw_ids)),
-                ),
-                (
-                    "history",
-                    lambda: http_load.history_operation(http, list(server_ids)),
-                    lambda: raw_mongo.read_operation(collection, list(raw_ids)),
-                ),
-            ]
-            patients = mongo[raw_database][raw_mongo.CONDITIONAL_COLLECTION]
-            run = raw_database
-            entries = args.transaction_entries
-            plan += [
-                (
-                    "transaction",
-                    lambda: http_load.transaction_operation(http, entries, run),
-                    lambda: raw_mongo.transaction_operation(collection, entries),
-                ),
-                (
-                    "cond create",
-                    lambda: http_load.conditional_create_operation(http, f"{run}-{len(rows)}"),
-                    lambda: raw_mongo.conditional_create_operation(patients, f"{len(rows)}"),
-                ),
-            ]
-            fixed = {"transaction": args.transactions, "cond create": args.conditional_creates}
-            total = len(plan) * len(args.concurrency)
-            for operation, server_op, raw_op in plan:
-                for concurrency in args.concurrency:
-                    n = fixed.get(operation) or requests_for(concurrency, args.requests)
-                    progress(
-                        f"[{len(rows) + 1}/{total}] {operation} concurrency={concurrency} "
-                        f"requests={n}: HTTP…"
+            warmed = await run_concurrent(
+                WARMUP, 1, http_load.create_operation(http, ctx.server_ids)
+            )
+            if warmed.errors:
+                raise BenchError(f"the server fails creates: {warmed.first_error}")
+            await run_concurrent(WARMUP, 1, raw_mongo.create_operation(raw, ctx.raw_ids))
+            sizes: list[int | None] = list(args.sizes) if store is not None else [None]
+            if store is None:
+                measured.notes.append(
+                    "--base-url: the bench does not fill another server's store, so the rows "
+                    "ran once on the store as it was (size -), without the search section and "
+                    "the rows that need the population"
+                )
+            filler = (
+                Filler(uri, database, raw_database, base_url, args.seed)
+                if database is not None
+                else None
+            )
+
+            async def warm_searches(first: Population) -> None:
+                if current is not None:
+                    progress("warming up the search queries (store nearly empty)")
+                    await warm(http, current, first, args.seed)
+
+            for size in sizes:
+                info = SizeInfo(size)
+                if filler is not None and size is not None:
+                    await filler.bring_to(size, info, warm_searches)
+                pop = filler.population if filler is not None else None
+                policy = scan_policy(size, ferretdb, options, info.scan_seconds)
+                info.policy = {**asdict(policy), "concurrency": list(policy.concurrency)}
+                measured.sizes.append(info)
+                if policy.reason:
+                    progress(f"scan policy: {policy.reason}")
+                if pop is not None and current is not None and size is not None:
+                    rows, notes = await search_rows(
+                        http, current, pop, size, policy, args.seed, progress
                     )
-                    server_outcome = await run_concurrent(n, concurrency, server_op())
-                    progress(
-                        f"[{len(rows) + 1}/{total}] {operation} concurrency={concurrency}: raw"
-                    )
-                    raw_outcome = await run_concurrent(n, concurrency, raw_op())
-                    row = Row(
-                        operation, concurrency, Stats.of(server_outcome), Stats.of(raw_outcome)
-                    )
-                    rows.append(row)
-                    progress(
-                        f"      {row.server.throughput:,.0f} req/s over HTTP, "
-                        f"{row.raw.throughput:,.0f} req/s raw"
-                    )
-                    for side, outcome in (("server", server_outcome), ("raw", raw_outcome)):
-                        if outcome.errors:
-                            notes.append(error_note(operation, side, outcome))
-                            progress(notes[-1])
+                    measured.search += rows
+                    measured.search_notes += notes
+                ctx.patients = pop.patients if pop is not None else []
+                ctx.size = size
+                jobs = jobs_at(plan, args, policy, pop is not None)
+                for n, job in enumerate(jobs, 1):
+                    label = f"size {fmt_size(size)} [{n}/{len(jobs)}] {job.spec.name}"
+                    row = await run_row(ctx, job, label, f"{run_id}-{size}-{n}", measured.notes)
+                    measured.rows.append(row)
+                measured.peaks.append((size, peak()))
     finally:
         await mongo.close()
-    return rows, software, notes
+    position = {size: n for n, size in enumerate(args.sizes)}
+    measured.rows.sort(key=lambda r: (position.get(r.size, -1), order[r.operation], r.concurrency))
+    return measured
 
 
-def error_note(operation: str, side: str, outcome: Outcome) -> str:
+@dataclass
+class Filler:
+    """Brings fhircare's store to each size in turn, and the raw collection to the same
+    count; ``population`` is every layer loaded so far."""
+
+    uri: str
+    database: str
+    raw_database: str
+    base_url: str
+    seed: int
+    population: Population | None = None
+    layers: int = 0
+
+    async def bring_to(
+        self, size: int, info: SizeInfo, first: Callable[[Population], Awaitable[None]]
+    ) -> None:
+        """Load what is missing as the next layer (``first`` sees the first layer before it
+        is loaded), fill the raw side, then count the store (timing a whole scan)."""
+        found, _ = await asyncio.to_thread(
+            raw_mongo.timed_count, self.uri, self.database, search_data.CURRENT
+        )
+        info.store_before = found
+        n = search_data.layer_size(found, size)
+        resources: list[Resource] = []
+        if n:
+            progress(
+                f"size {size:,}: the store holds {found:,}; generating {n:,} resources "
+                f"(seed {self.seed}, layer {self.layers})"
+            )
+            layer = await asyncio.to_thread(population, n, self.seed, self.layers)
+            if self.population is None:
+                await first(layer)
+            loaded = await asyncio.to_thread(
+                search_data.load,
+                self.uri,
+                self.database,
+                layer,
+                self.base_url.rstrip("/"),
+                progress,
+            )
+            info.loaded, info.load_seconds = loaded.resources, loaded.wall_seconds
+            info.validated = loaded.validated
+            self.population = layer if self.population is None else self.population.combined(layer)
+            self.layers += 1
+            resources = layer.resources
+        info.raw_inserted = await asyncio.to_thread(
+            raw_mongo.fill, self.uri, self.raw_database, resources, found + info.loaded, progress
+        )
+        info.store_after, info.scan_seconds = await asyncio.to_thread(
+            raw_mongo.timed_count, self.uri, self.database, search_data.CURRENT
+        )
+        info.mix = self.population.counts() if self.population is not None else {}
+        progress(info.note() or "")
+
+
+async def run_row(ctx: RowContext, job: Job, label: str, key: str, notes: list[str]) -> Row:
+    """One row: the HTTP side, then the raw side, each with a fresh operation."""
+    ctx.key = key
+    http = ctx.http
+    saved = http.timeout
+    if job.spec.timeout is not None or job.spec.scan_bound:
+        http.timeout = httpx.Timeout(job.spec.timeout or SEARCH_TIMEOUT)
+    try:
+        progress(f"{label} concurrency={job.concurrency} requests={job.requests}: HTTP…")
+        server = await run_concurrent(job.requests, job.concurrency, job.spec.http(ctx))
+        progress(f"{label} concurrency={job.concurrency}: raw")
+        raw = await run_concurrent(job.requests, job.concurrency, job.spec.raw(ctx))
+    finally:
+        http.timeout = saved
+    row = Row(job.spec.name, job.concurrency, Stats.of(server), Stats.of(raw), ctx.size)
+    progress(
+        f"      {row.server.throughput:,.1f} req/s over HTTP, {row.raw.throughput:,.1f} req/s raw"
+    )
+    for side, outcome in (("server", server), ("raw", raw)):
+        if outcome.errors:
+            notes.append(error_note(job.spec.name, ctx.size, side, outcome))
+            progress(notes[-1])
+    return row
+
+
+def error_note(operation: str, size: int | None, side: str, outcome: Outcome) -> str:
     return (
-        f"errors: {operation} concurrency={outcome.concurrency} {side}: "
+        f"errors: {operation} size {fmt_size(size)} concurrency={outcome.concurrency} {side}: "
         f"{outcome.errors} of {outcome.requests}; first: {outcome.first_error}"
     )
 
@@ -305,18 +563,26 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM (a stopped run) unwinds like Ctrl-C, so the server and FerretDB it started stop
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = datetime.now(UTC).replace(microsecond=0)
+    clock = time.monotonic()
     run_id = secrets.token_hex(4)
     run_dir = VAR_DIR / "bench" / run_id
     fhircare_database = f"bench_{run_id}"
     raw_database = f"bench_raw_{run_id}"
     server: FhircareServer | None = None
-    search: SearchSection | None = None
+    measured: Measured | None = None
+    validation: ValidationSection | None = None
     peak_kib: int | None = None
     processes = 0
     failed = False
+
+    def peak() -> int | None:
+        return server.peak_memory_kib()[0] if server is not None else None
+
     with mongo_store(run_dir) as (uri, store):
         try:
             if args.base_url is None:
+                # the validation section reads the server's own timing of each write
+                os.environ["FHIRCARE_SERVER_TIMING"] = "true"
                 server = FhircareServer(
                     uri, fhircare_database, args.workers, run_dir / "fhircare.log"
                 )
@@ -324,23 +590,18 @@ def main(argv: list[str] | None = None) -> int:
                 base_url = server.start().base_url
             else:
                 base_url = args.base_url
-            rows, software, notes = run_async(measure(args, uri, base_url, raw_database))
-            if server is not None and args.search_size:
-                search = run_async(
-                    search_section(
-                        uri,
-                        fhircare_database,
-                        base_url,
-                        args.search_size,
-                        args.search_reps,
-                        args.seed,
-                        progress,
-                    )
+            measured = run_async(
+                measure(
+                    args,
+                    uri,
+                    base_url,
+                    fhircare_database if server is not None else None,
+                    raw_database,
+                    run_id,
+                    peak,
                 )
-            elif args.search_size:
-                progress(
-                    "search section skipped: --base-url names a server whose store we do not load"
-                )
+            )
+            validation = run_async(validation_section(base_url, progress))
             if server is not None:
                 peak_kib, processes = server.peak_memory_kib()
         except RuntimeError as exc:  # BenchError, or the server would not start
@@ -355,35 +616,60 @@ def main(argv: list[str] | None = None) -> int:
         progress(f"server log kept in {server.log_path}")
     else:
         shutil.rmtree(run_dir, ignore_errors=True)
-    if failed:
+    if failed or measured is None:
         return 2
 
     if server is not None:
-        described = f"{software} at {base_url}, {args.workers} worker(s), started by the bench"
+        described = (
+            f"{measured.software} at {base_url}, {args.workers} worker(s), started by the bench"
+        )
     else:
-        described = f"{software} at {base_url} (--base-url)"
-    notes += [
+        described = f"{measured.software} at {base_url} (--base-url)"
+    minutes = (time.monotonic() - clock) / 60
+    policies = [str(info.policy["reason"]) for info in measured.sizes if info.policy["reason"]]
+    notes = [
+        *(note for info in measured.sizes if (note := info.note())),
+        *(f"scan policy: {reason}" for reason in policies),
+        *measured.notes,
         f"client and server share this machine: {os.cpu_count()} CPUs, Python "
-        f"{platform.python_version()}, {len(http_load.BODY.encode())}-byte Observation",
-        f"{WARMUP} untimed creates per side first; p50/p99 are of successful calls; "
-        "errors = server+raw",
+        f"{platform.python_version()}, {len(http_load.BODY.encode())}-byte Observation; "
+        f"the run took {minutes:.0f} min",
+        f"{WARMUP} untimed creates per side first; at each size the scan-bound rows ran "
+        "first, then the rest (which add resources); p50/p99 are of successful calls; "
+        "errors = server+raw; raw documents are {_id, json}: smaller than fhircare's stored "
+        "ones, which carry the search index entries",
     ]
     report = Report(
         timestamp=started.isoformat().replace("+00:00", "Z"),
         command=command_line(),
         server=described,
-        store=store,
-        rows=rows,
+        store=f"{store}; buildInfo: {measured.store}",
+        rows=measured.rows,
         server_peak_kib=peak_kib,
         server_processes=processes,
         notes=notes,
+        peak_by_size=measured.peaks if server is not None else [],
     )
+    search: SearchSection | None = None
+    if measured.search:
+        search = SearchSection(
+            measured.search,
+            f"search: the care-manager queries on the population at each size (seed "
+            f"{args.seed}); {args.search_reps} call(s) per query at concurrency 1 and "
+            f"{args.search_rounds} x C at a concurrency C above 1, unless the scan policy "
+            "above says otherwise",
+            [*SEARCH_NOTES, *measured.search_notes],
+        )
     print(render(report))
     if search is not None:
         print()
         print(render_search(search))
-    extra = {
+    if validation is not None:
+        print()
+        print(render_validation(validation))
+    extra: dict[str, Any] = {
         "config": {
+            "sizes": args.sizes if server else None,
             "concurrency": args.concurrency,
             "requests": {c: requests_for(c, args.requests) for c in args.concurrency},
             "workers": args.workers if server else None,
@@ -393,29 +679,35 @@ def main(argv: list[str] | None = None) -> int:
             "transactions": args.transactions,
             "transaction_entries": args.transaction_entries,
             "conditional_creates": args.conditional_creates,
-            "search_size": args.search_size if search else None,
-            "search_reps": args.search_reps if search else None,
+            "search_reps": args.search_reps,
+            "search_rounds": args.search_rounds,
+            "full_scans": args.full_scans,
+            "scan_cap": args.scan_cap,
+            "sample_scans_above": args.sample_scans_above,
             "seed": args.seed,
         },
+        "sizes": [asdict(info) for info in measured.sizes],
         "environment": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
             "httpx": httpx.__version__,
             "pymongo": pymongo.version,
+            "minutes": round(minutes, 1),
         },
     }
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"{started.strftime('%Y%m%dT%H%M%SZ')}.json"
     if search is not None:
         extra["search"] = search_json(search)
+    if validation is not None:
+        extra["validation"] = validation_json(validation)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{started.strftime('%Y%m%dT%H%M%SZ')}.json"
     path.write_text(json.dumps(to_json(report, extra), indent=2) + "\n")
     progress(f"saved {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
-    search_failed = search is not None and any(r.server.errors or r.raw.errors for r in search.rows)
-    search_failed = search_failed or (
-        search is not None and any(n.startswith("MISMATCH") for n in search.notes)
+    search_failed = any(r.server.errors or r.raw.errors for r in measured.search) or any(
+        n.startswith("MISMATCH") for n in measured.search_notes
     )
-    return 1 if search_failed or any(r.server.errors or r.raw.errors for r in rows) else 0
+    return 1 if search_failed or any(r.server.errors or r.raw.errors for r in measured.rows) else 0
 
 
 if __name__ == "__main__":

@@ -5,7 +5,11 @@
 that reference them, with statuses, categories, owners, focus and dates spread over 2026.
 The same ``(size, seed)`` always gives the same resources, so a run can be reproduced and
 the queries can name real patients, practitioners and care plans (``Population.pick``).
-Pure: no I/O, no clock.
+
+A store is grown in layers: ``population(n, seed, layer=k)`` for ``k > 0`` is another
+population of ``n`` with ids of its own (``bench-l<k>-pat-…``) and its own random stream,
+so it can be loaded on top of the layers before it; ``Population.combined`` joins their ids
+for the queries to pick from. References stay within a layer. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -140,6 +144,17 @@ class Population:
             found[resource["resourceType"]] = found.get(resource["resourceType"], 0) + 1
         return found
 
+    def combined(self, other: Population) -> Population:
+        """Both populations' resources and ids (one store holding both layers)."""
+        return Population(
+            resources=self.resources + other.resources,
+            practitioners=self.practitioners + other.practitioners,
+            patients=self.patients + other.patients,
+            careplans=self.careplans + other.careplans,
+            families=sorted({*self.families, *other.families}),
+            observation_codes=list(dict.fromkeys(self.observation_codes + other.observation_codes)),
+        )
+
     def pick(self, kind: str, n: int, seed: int = 0) -> list[str]:
         """``n`` values of ``kind`` (an attribute: patients, families, …), cycling through a
         seeded shuffle so repetitions use different ones."""
@@ -160,15 +175,19 @@ def _coding(system: str, code: str, display: str) -> dict[str, Any]:
     return {"coding": [{"system": system, "code": code, "display": display}]}
 
 
-def population(size: int, seed: int = 2026) -> Population:
-    """``size`` resources, the same for the same ``(size, seed)``."""
+def population(size: int, seed: int = 2026, layer: int = 0) -> Population:
+    """``size`` resources, the same for the same ``(size, seed, layer)``; layers other than
+    0 have ids and random choices of their own (see the module docstring)."""
+    if layer < 0:
+        raise ValueError("a layer is 0 or more")
     counts = plan(size)
-    rng = random.Random(seed)
+    rng = random.Random(seed if layer == 0 else f"{seed}:layer{layer}")
     out = Population(resources=[])
     width = len(str(size))
+    tag = "" if layer == 0 else f"l{layer}-"
 
     def ident(prefix: str, n: int) -> str:
-        return f"bench-{prefix}-{n:0{width}d}"
+        return f"bench-{tag}{prefix}-{n:0{width}d}"
 
     for n in range(counts.practitioners):
         pid = ident("prac", n)

@@ -5,26 +5,99 @@ A create is ``insert_one`` of ``{"_id": <new id>, "json": <the same JSON string>
 documents; a conditional create a ``find_one`` on the condition and an ``insert_one``.
 fhircare keeps resources as JSON strings too, so this is the least any server on this
 store can do per call.
+
+Everything raw goes to one collection (``COLLECTION`` in the run's raw database), which
+``fill`` first brings to the size of fhircare's store with documents of the same shape
+holding the population's resources (``equivalent``), so a raw conditional create's
+``find_one`` reads as many documents as the server's search does.
 """
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, MongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
 from bench.http_load import BODY, conditional_patient
+from bench.population import Resource
 from bench.runner import Operation
 
-COLLECTION = "observations"
-CONDITIONAL_COLLECTION = "patients"
+COLLECTION = "resources"
+BATCH = 1000
 
 
 def client(uri: str, connections: int) -> AsyncMongoClient[dict[str, Any]]:
     """One pooled client whose pool is at least as large as the highest concurrency."""
     return AsyncMongoClient(uri, maxPoolSize=max(connections, 100))
+
+
+def is_ferretdb(build_info: Mapping[str, Any]) -> bool:
+    """Whether ``buildInfo`` came from FerretDB (it adds ``ferretdbVersion``)."""
+    return "ferretdbVersion" in build_info
+
+
+async def describe_store(mongo: AsyncMongoClient[dict[str, Any]]) -> tuple[bool, str]:
+    """(is FerretDB, ``name version``) from ``buildInfo``."""
+    info = await mongo.admin.command("buildInfo")
+    if is_ferretdb(info):
+        return True, f"FerretDB {info['ferretdbVersion']}"
+    return False, f"MongoDB {info.get('version', '?')}"
+
+
+def timed_count(uri: str, database: str, collection: str) -> tuple[int, float]:
+    """(documents in ``collection``, seconds ``count_documents({})`` took): on FerretDB's
+    SQLite backend a read of every document, so also the time of one whole scan."""
+    client: MongoClient[dict[str, Any]] = MongoClient(uri)
+    try:
+        start = time.perf_counter()
+        count = client[database][collection].count_documents({})
+        return count, time.perf_counter() - start
+    finally:
+        client.close()
+
+
+def equivalent(resource: Resource, suffix: str = "") -> dict[str, Any]:
+    """The raw side's document of a population resource: its key and its JSON string."""
+    key = f"{resource['resourceType']}/{resource['id']}{suffix}"
+    return {"_id": key, "json": json.dumps(resource, separators=(",", ":"))}
+
+
+def fill(
+    uri: str,
+    database: str,
+    resources: list[Resource],
+    target: int,
+    progress: Callable[[str], None],
+) -> int:
+    """Insert documents of ``resources`` until ``COLLECTION`` holds ``target``; returns how
+    many were inserted (0 when it holds that many already). ``resources`` are used in turn,
+    again with a ``~n`` suffix on the key if more are needed than there are; without any,
+    the documents are those of raw creates."""
+    client: MongoClient[dict[str, Any]] = MongoClient(uri)
+    try:
+        collection = client[database][COLLECTION]
+        missing = max(0, target - collection.count_documents({}))
+        done = 0
+        while done < missing:
+            batch = []
+            for n in range(done, min(done + BATCH, missing)):
+                if not resources:
+                    batch.append({"_id": uuid.uuid4().hex, "json": BODY})
+                    continue
+                rounds, index = divmod(n, len(resources))
+                batch.append(equivalent(resources[index], f"~{rounds}" if rounds else ""))
+            collection.insert_many(batch, ordered=False)
+            done += len(batch)
+        if missing:
+            progress(f"raw side: {missing:,} documents inserted, {target:,} in all")
+        return missing
+    finally:
+        client.close()
 
 
 def create_operation(collection: AsyncCollection[dict[str, Any]], ids: list[str]) -> Operation:

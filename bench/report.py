@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bench.runner import Outcome
@@ -60,12 +60,16 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
 
 @dataclass(frozen=True)
 class Row:
-    """One operation at one concurrency: the FHIR server beside raw pymongo."""
+    """One operation at one concurrency and data size: the FHIR server beside raw pymongo.
+
+    ``size`` is the number of resources the store was brought to before the rows of that
+    size ran (None: a store the bench did not fill, as with ``--base-url``)."""
 
     operation: str
     concurrency: int
     server: Stats
     raw: Stats
+    size: int | None = None
 
     @property
     def p50_ratio(self) -> float | None:
@@ -93,8 +97,14 @@ def fmt_kib(kib: int | None) -> str:
     return "n/a" if kib is None else f"{kib / 1024:.1f} MiB"
 
 
+def fmt_size(size: int | None) -> str:
+    """A data size as ``10,000``, or ``-`` for a store the bench did not fill."""
+    return "-" if size is None else f"{size:,}"
+
+
 COLUMNS: list[tuple[str, str]] = [
     # (header, alignment); the groups above them are drawn by format_table
+    ("size", ">"),
     ("operation", "<"),
     ("conc", ">"),
     ("requests", ">"),
@@ -108,13 +118,14 @@ COLUMNS: list[tuple[str, str]] = [
     ("p50 srv/raw", ">"),
     ("req/s raw/srv", ">"),
 ]
-GROUPS: list[tuple[str, int]] = [("", 4), ("server (HTTP)", 3), ("raw pymongo", 3), ("ratio", 2)]
+GROUPS: list[tuple[str, int]] = [("", 5), ("server (HTTP)", 3), ("raw pymongo", 3), ("ratio", 2)]
 
 
 def row_cells(row: Row) -> list[str]:
     """The table cells of one row, in COLUMNS order."""
     errors = row.server.errors + row.raw.errors
     return [
+        fmt_size(row.size),
         row.operation,
         str(row.concurrency),
         f"{row.server.requests:,}",
@@ -147,11 +158,23 @@ class Report:
     server_peak_kib: int | None
     server_processes: int
     notes: list[str]
+    peak_by_size: list[tuple[int | None, int | None]] = field(default_factory=list)
+    """(size, the server's VmHWM in KiB once the rows of that size had run)."""
+
+
+def memory_line(report: Report) -> str:
+    """The server's peak memory over the run, and after each size when there were several."""
+    processes = "" if report.server_processes <= 1 else f", summed over {report.server_processes}"
+    line = f"server peak memory (VmHWM{processes}): {fmt_kib(report.server_peak_kib)}"
+    if len(report.peak_by_size) > 1:
+        line += "; after the rows of size " + ", ".join(
+            f"{fmt_size(size)}: {fmt_kib(kib)}" for size, kib in report.peak_by_size
+        )
+    return line
 
 
 def render(report: Report) -> str:
     """The text printed at the end of a run."""
-    processes = "" if report.server_processes <= 1 else f", summed over {report.server_processes}"
     lines = [
         f"fhircare bench, {report.timestamp}",
         f"server: {report.server}",
@@ -159,7 +182,7 @@ def render(report: Report) -> str:
         "",
         format_table(report.rows),
         "",
-        f"server peak memory (VmHWM{processes}): {fmt_kib(report.server_peak_kib)}",
+        memory_line(report),
         *report.notes,
         f"command: {report.command}",
     ]
@@ -170,6 +193,7 @@ def to_json(report: Report, extra: dict[str, Any] | None = None) -> dict[str, An
     """The report as JSON-ready data: the raw figures, the ratios and the rendered text."""
     rows = [
         {
+            "size": row.size,
             "operation": row.operation,
             "concurrency": row.concurrency,
             "server": vars(row.server),
@@ -185,6 +209,9 @@ def to_json(report: Report, extra: dict[str, Any] | None = None) -> dict[str, An
         "server": report.server,
         "store": report.store,
         "server_peak_memory_kib": report.server_peak_kib,
+        "server_peak_memory_kib_by_size": [
+            {"size": size, "kib": kib} for size, kib in report.peak_by_size
+        ],
         "server_processes": report.server_processes,
         "rows": rows,
         "notes": report.notes,
@@ -198,10 +225,11 @@ def to_json(report: Report, extra: dict[str, Any] | None = None) -> dict[str, An
 
 @dataclass(frozen=True)
 class SearchRow:
-    """One search query, over HTTP and as the raw pymongo query it compiles to.
+    """One search query at one concurrency and data size, over HTTP and as the raw pymongo
+    query it compiles to.
 
-    ``*_page`` and ``*_included`` are summed over the repetitions; ``server_total`` is the
-    sum of ``Bundle.total`` and ``raw_total`` of ``count_documents`` of the raw filter."""
+    ``*_page`` and ``*_included`` are summed over the calls; ``server_total`` is the sum of
+    ``Bundle.total`` and ``raw_total`` of ``count_documents`` of the raw filter."""
 
     query: str
     example: str
@@ -214,6 +242,8 @@ class SearchRow:
     raw_total: int
     server_included: int = 0
     raw_included: int = 0
+    concurrency: int = 1
+    size: int | None = None
 
     @property
     def p50_ratio(self) -> float | None:
@@ -225,8 +255,10 @@ class SearchRow:
 
 
 SEARCH_COLUMNS: list[tuple[str, str]] = [
+    ("size", ">"),
     ("query", "<"),
-    ("reps", ">"),
+    ("conc", ">"),
+    ("calls", ">"),
     ("errors", ">"),
     ("req/s", ">"),
     ("p50 ms", ">"),
@@ -239,11 +271,11 @@ SEARCH_COLUMNS: list[tuple[str, str]] = [
     ("page srv/raw", ">"),
 ]
 SEARCH_GROUPS: list[tuple[str, int]] = [
-    ("", 3),
+    ("", 5),
     ("server (HTTP)", 3),
     ("raw pymongo", 3),
     ("", 1),
-    ("summed over reps", 2),
+    ("summed over calls", 2),
 ]
 
 
@@ -254,7 +286,9 @@ def search_cells(row: SearchRow) -> list[str]:
     if row.server_included or row.raw_included:
         page += f" +{row.server_included:,}/{row.raw_included:,} incl"
     return [
+        fmt_size(row.size),
         row.query,
+        str(row.concurrency),
         f"{row.server.requests:,}",
         f"{row.server.errors}+{row.raw.errors}" if errors else "0",
         fmt_number(row.server.throughput),
@@ -292,9 +326,13 @@ def _fixed_width(
 
 
 def format_search_table(rows: Sequence[SearchRow]) -> str:
-    """The search table, then each query's first HTTP request and its raw pymongo query."""
+    """The search table, then each query's first HTTP request and its raw pymongo query
+    (once per query, as at the first size it ran)."""
     lines = [_fixed_width(SEARCH_COLUMNS, SEARCH_GROUPS, [search_cells(r) for r in rows]), ""]
-    for n, row in enumerate(rows, 1):
+    first: dict[str, SearchRow] = {}
+    for row in rows:
+        first.setdefault(row.query, row)
+    for n, row in enumerate(first.values(), 1):
         lines.append(f"[{n}] {row.query}: GET {row.example}")
         lines.append(f"    raw: {row.raw_query}")
     return "\n".join(lines)
@@ -319,7 +357,9 @@ def search_json(section: SearchSection) -> dict[str, Any]:
         "heading": section.heading,
         "rows": [
             {
+                "size": row.size,
                 "query": row.query,
+                "concurrency": row.concurrency,
                 "example": row.example,
                 "raw_query": row.raw_query,
                 "server": vars(row.server),

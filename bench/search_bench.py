@@ -1,23 +1,30 @@
-"""The search section: load the population, then time each query over HTTP and raw.
+"""The search section: each query over HTTP and as raw pymongo, at each size and concurrency.
 
-Concurrency 1 throughout: each query runs ``reps`` times over HTTP (each repetition with
-other patients, owners or plans), then ``reps`` times as its raw pymongo query on the same
-collection. Matches are then counted on both sides (untimed) and must agree for every
-query that is not a chain (a chain's first step is capped by the server's fan-out limit).
+At each size the population is in the store already (``__main__`` loads it); the queries
+name its patients, owners and plans. At concurrency 1 a query runs ``search_reps`` times
+(each call with other patients, owners or plans), at a concurrency C above 1 rounds x C
+times cycling through the same parameter sets, first over HTTP, then as its raw pymongo
+query on the same collection; the scan policy (``plan.scan_policy``) may run fewer. Matches
+are counted on both sides (untimed, once per parameter set and size) and must agree for
+every query that is not a chain (a chain's first step is capped by the server's fan-out
+limit).
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 
 import httpx
+from pymongo.asynchronous.collection import AsyncCollection
 
-from bench import http_load, raw_mongo, search_data
-from bench.population import population
-from bench.report import SearchRow, SearchSection, Stats
-from bench.runner import run_concurrent
+from bench.plan import ScanPolicy
+from bench.population import Population
+from bench.report import SearchRow, Stats, fmt_size
+from bench.runner import Outcome, run_concurrent
 from bench.search_queries import (
+    Document,
+    Query,
     Seen,
     compile_query,
     http_operation,
@@ -29,60 +36,82 @@ from bench.search_queries import (
     shown,
 )
 
-SEARCH_TIMEOUT = 600.0
-"""Seconds one search may take over HTTP: whole-collection scans on FerretDB are slow."""
+SEARCH_TIMEOUT = 3600.0
+"""Seconds one search may take over HTTP: whole-collection scans on FerretDB are slow, and
+with many clients on a small machine each waits for the others'."""
+
+NOTES = [
+    "search: raw = the prefilter the store sends, find().sort(_id).limit(_count), without "
+    "the exact predicate, the total count or the Bundle; matches = Bundle.total vs "
+    "count_documents (untimed), equal where the prefilter is exact; the date range's and the "
+    "chain's raw count may be larger (a prefilter is a necessary condition); "
+    "page = entries returned; at concurrency C above 1 the calls cycle through the "
+    "parameter sets of concurrency 1",
+]
 
 
-async def search_section(
-    uri: str,
-    database: str,
-    base_url: str,
-    size: int,
-    reps: int,
-    seed: int,
-    progress: Callable[[str], None],
-) -> SearchSection:
-    progress(f"search data: generating {size:,} resources (seed {seed})")
-    pop = population(size, seed)
-    counts = pop.counts()
-    loaded = await asyncio.to_thread(
-        search_data.load, uri, database, pop, base_url.rstrip("/"), progress
-    )
-    progress(
-        f"search data: {loaded.resources:,} loaded in {loaded.wall_seconds:.1f}s "
-        f"(index entries {loaded.index_seconds:.1f}s, insert_many {loaded.insert_seconds:.1f}s)"
-    )
-    plan = queries(pop, reps, seed)
+def compiled_queries(pop: Population, sets: int, seed: int) -> list[Query]:
+    """The queries with ``sets`` parameter sets each, compiled to their raw filters."""
+    plan = queries(pop, sets, seed)
     for query in plan:
         query.compiled = [compile_query(query.resource_type, pairs) for pairs in query.params]
+    return plan
+
+
+async def warm(
+    http: httpx.AsyncClient, collection: AsyncCollection[Document], pop: Population, seed: int
+) -> None:
+    """One call of each query on each side (first-call imports, caches); meant for a store
+    that is still nearly empty, where it costs next to nothing."""
+    for query in compiled_queries(pop, 1, seed):
+        await http_operation(http, query, Seen())(0)
+        await raw_operation(collection, query, Seen())(0)
+
+
+async def search_rows(
+    http: httpx.AsyncClient,
+    collection: AsyncCollection[Document],
+    pop: Population,
+    size: int,
+    policy: ScanPolicy,
+    seed: int,
+    progress: Callable[[str], None],
+) -> tuple[list[SearchRow], list[str]]:
+    """Every search row at ``size`` as ``policy`` allows; returns the rows and notes
+    (errors, and a MISMATCH note for each disagreeing match count)."""
+    plan = policy.select(compiled_queries(pop, policy.search_reps, seed))
     rows: list[SearchRow] = []
     notes: list[str] = []
-    mongo = raw_mongo.client(uri, 1)
+    saved = http.timeout
+    http.timeout = httpx.Timeout(SEARCH_TIMEOUT)
     try:
-        collection = mongo[database][search_data.CURRENT]
-        async with http_load.client(base_url, 1) as http:
-            http.timeout = httpx.Timeout(SEARCH_TIMEOUT)
-            # warm both sides on a query of each type (first-call imports, caches)
-            for query in plan[:1]:
-                await http_operation(http, query, Seen())(0)
-                await raw_operation(collection, query, Seen())(0)
-            for n, query in enumerate(plan, 1):
-                label = f"search [{n}/{len(plan)}] {query.name}"
-                links: list[str] | None = None
-                after: list[str] | None = None
-                if query.page2:
-                    links = [await next_link(http, query, r) for r in range(reps)]
-                    after = [await page1_last(collection, c) for c in query.compiled]
-                progress(f"{label}: HTTP x{reps}…")
+        for n, query in enumerate(plan, 1):
+            label = f"size {size:,} search [{n}/{len(plan)}] {query.name}"
+            links: list[str] | None = None
+            after: list[str] | None = None
+            if query.page2:
+                progress(f"{label}: page 1 of each parameter set (untimed)…")
+                walkable, links, problem = await page2_links(http, query)
+                if walkable is None:
+                    notes.append(f"skipped: {query.name} at size {size:,}: {problem}")
+                    progress(notes[-1])
+                    continue
+                query = walkable
+                after = [await page1_last(collection, c) for c in query.compiled]
+            progress(f"{label}: raw match counts (untimed)…")
+            totals = [await raw_total(collection, c) for c in query.compiled]
+            for concurrency in policy.concurrency:
+                calls = policy.search_calls(concurrency)
+                step = f"{label} concurrency={concurrency}"
+                progress(f"{step}: HTTP x{calls}…")
                 server_seen, raw_seen = Seen(), Seen()
                 server = await run_concurrent(
-                    reps, 1, http_operation(http, query, server_seen, links)
+                    calls, concurrency, http_operation(http, query, server_seen, links)
                 )
-                progress(f"{label}: raw x{reps}…")
+                progress(f"{step}: raw x{calls}…")
                 raw = await run_concurrent(
-                    reps, 1, raw_operation(collection, query, raw_seen, after)
+                    calls, concurrency, raw_operation(collection, query, raw_seen, after)
                 )
-                totals = [await raw_total(collection, c) for c in query.compiled]
                 row = SearchRow(
                     query=query.name,
                     example=query.url(0) + (" (then its next link)" if query.page2 else ""),
@@ -92,50 +121,66 @@ async def search_section(
                     server_page=server_seen.page,
                     raw_page=raw_seen.page,
                     server_total=server_seen.total,
-                    raw_total=sum(totals),
+                    raw_total=sum(totals[i % len(totals)] for i in range(calls)),
                     server_included=server_seen.included,
                     raw_included=raw_seen.included,
+                    concurrency=concurrency,
+                    size=size,
                 )
                 rows.append(row)
                 progress(
-                    f"      p50 {row.server.p50_ms or 0:.1f} ms over HTTP, "
-                    f"{row.raw.p50_ms or 0:.1f} ms raw; matches {row.server_total}/{row.raw_total}"
+                    f"      p50 {row.server.p50_ms or 0:,.1f} ms over HTTP, "
+                    f"{row.raw.p50_ms or 0:,.1f} ms raw; "
+                    f"matches {row.server_total}/{row.raw_total}"
                 )
-                for side, outcome in (("server", server), ("raw", raw)):
-                    if outcome.errors:
-                        notes.append(
-                            f"errors: search {query.name} {side}: {outcome.errors} of "
-                            f"{outcome.requests}; first: {outcome.first_error}"
-                        )
-                        progress(notes[-1])
-                wrong = (
-                    row.server_total != row.raw_total
-                    if query.exact
-                    else (row.server_total > row.raw_total)
-                )
-                if not server.errors and wrong:
-                    notes.append(
-                        f"MISMATCH: {query.name}: the server counted {row.server_total} matches, "
-                        f"the raw filter {row.raw_total}"
-                    )
-                    progress(notes[-1])
+                for note in row_notes(query, row, server, raw):
+                    notes.append(note)
+                    progress(note)
     finally:
-        await mongo.close()
-    mix = ", ".join(f"{v:,} {k}" for k, v in counts.items())
-    heading = (
-        f"search: {loaded.resources:,} resources ({mix}), seed {seed}; "
-        f"concurrency 1, {reps} repetitions per query"
+        http.timeout = saved
+    return rows, notes
+
+
+async def page2_links(
+    http: httpx.AsyncClient, query: Query
+) -> tuple[Query | None, list[str], str | None]:
+    """(the query with only the parameter sets whose page 1 has a next link, those links,
+    the last problem); the query is None when no set has a page 2 (a small layer's
+    practitioner may own fewer Tasks than ``_count``)."""
+    keep: list[int] = []
+    links: list[str] = []
+    problem: str | None = None
+    for rep in range(len(query.params)):
+        try:
+            links.append(await next_link(http, query, rep))
+        except (RuntimeError, httpx.HTTPError) as exc:
+            problem = str(exc)
+            continue
+        keep.append(rep)
+    if not keep:
+        return None, [], problem
+    walkable = replace(
+        query,
+        params=[query.params[r] for r in keep],
+        compiled=[query.compiled[r] for r in keep],
     )
+    return walkable, links, problem
+
+
+def row_notes(query: Query, row: SearchRow, server: Outcome, raw: Outcome) -> list[str]:
+    """The errors of a search row, and a MISMATCH when its match counts disagree: they must
+    be equal where the prefilter is exact, and the server's may not exceed the raw count."""
+    where = f"size {fmt_size(row.size)} concurrency={row.concurrency}"
     notes = [
-        f"search data loaded straight into the store in {loaded.wall_seconds:.1f}s "
-        f"({loaded.resources / loaded.wall_seconds:,.0f}/s: index entries "
-        f"{loaded.index_seconds:.1f}s, insert_many {loaded.insert_seconds:.1f}s), bypassing "
-        f"HTTP on purpose; {loaded.validated} sampled resources validated",
-        "raw = the prefilter the store sends, find().sort(_id).limit(_count), without the "
-        "exact predicate, the total count or the Bundle; matches = Bundle.total vs "
-        "count_documents (untimed), equal where the prefilter is exact; the date range's and the "
-        "chain's raw count may be larger (a prefilter is a necessary condition); "
-        "page = entries returned",
-        *notes,
+        f"errors: search {query.name} {where} {side}: {outcome.errors} of "
+        f"{outcome.requests}; first: {outcome.first_error}"
+        for side, outcome in (("server", server), ("raw", raw))
+        if outcome.errors
     ]
-    return SearchSection(rows, heading, notes)
+    wrong = row.server_total != row.raw_total if query.exact else row.server_total > row.raw_total
+    if not server.errors and wrong:
+        notes.append(
+            f"MISMATCH: {query.name} {where}: the server counted {row.server_total} matches, "
+            f"the raw filter {row.raw_total}"
+        )
+    return notes

@@ -1,4 +1,4 @@
-"""Load the search population straight into fhircare's database, in its exact stored form.
+"""Load the bench population straight into fhircare's database, in its exact stored form.
 
 This bypasses the HTTP write path on purpose: 100k creates over HTTP would take longer than
 the whole bench should, and the write path is measured on its own in the ``create`` rows.
@@ -9,6 +9,9 @@ own functions (``resource_body.stored_form`` for ``id`` and ``meta``, the projec
 sequence numbers above every one already reserved, each reserved in ``sequence`` as a
 commit would. A sample is checked by the real validator (``resource_body.check_resource``)
 before anything is written.
+
+At each size of a run the store is brought to that size by loading only what is missing
+(``layer_size``) as one more layer of the population (``population(n, seed, layer=k)``).
 """
 
 from __future__ import annotations
@@ -145,6 +148,17 @@ def load(
         first,
         seq - 1,
     )
+
+
+MIN_LAYER = 20
+"""The smallest population (``population.plan``): a smaller shortfall loads this many."""
+
+
+def layer_size(found: int, size: int) -> int:
+    """How many resources to load on top of ``found`` to reach ``size``: the difference,
+    at least ``MIN_LAYER`` when anything is missing, 0 when the store holds enough."""
+    missing = size - found
+    return 0 if missing <= 0 else max(missing, MIN_LAYER)
 
 
 def highest_reserved(collection: Collection[dict[str, Any]]) -> int:

@@ -265,7 +265,10 @@ def raw_operation(
         if compiled.include_code:
             refs = sorted(_references(documents, compiled.include_code))
             if refs:
-                seen.included += len(await _keys(collection, {"_id": {"$in": refs}}))
+                # awaited first: `seen.included += len(await …)` reads the counter before
+                # the await and loses the other calls' additions at concurrency > 1
+                included = await _keys(collection, {"_id": {"$in": refs}})
+                seen.included += len(included)
         return None
 
     return call

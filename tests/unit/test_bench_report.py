@@ -12,7 +12,9 @@ from bench.report import (
     fmt_kib,
     fmt_number,
     fmt_ratio,
+    fmt_size,
     format_table,
+    memory_line,
     percentile,
     ratio,
     render,
@@ -96,28 +98,44 @@ def test_formatting_of_numbers() -> None:
 
 def test_table_has_aligned_rows_with_ratios() -> None:
     rows = [
-        Row("create", 1, server=stats(125.0, 7.8, 12.3), raw=stats(1250.0, 0.78, 1.5)),
-        Row("read", 16, server=stats(1500.5, 9.0, 30.25), raw=stats(6000.0, 2.25, 4.0, errors=2)),
+        Row("create", 1, server=stats(125.0, 7.8, 12.3), raw=stats(1250.0, 0.78, 1.5), size=10_000),
+        Row(
+            "read",
+            16,
+            server=stats(1500.5, 9.0, 30.25),
+            raw=stats(6000.0, 2.25, 4.0, errors=2),
+            size=100_000,
+        ),
     ]
     lines = format_table(rows).splitlines()
     assert len(lines) == 4
     assert "server (HTTP)" in lines[0] and "raw pymongo" in lines[0] and "ratio" in lines[0]
-    assert lines[1].split()[:3] == ["operation", "conc", "requests"]
+    assert lines[1].split()[:4] == ["size", "operation", "conc", "requests"]
     assert lines[2].split() == [
-        "create", "1", "100", "0", "125.0", "7.80", "12.30", "1,250.0", "0.78", "1.50",
-        "10.0x", "10.0x",
+        "10,000", "create", "1", "100", "0", "125.0", "7.80", "12.30", "1,250.0", "0.78",
+        "1.50", "10.0x", "10.0x",
     ]  # fmt: skip
     assert lines[3].split() == [
-        "read", "16", "100", "0+2", "1,500.5", "9.00", "30.25", "6,000.0", "2.25", "4.00",
-        "4.0x", "4.0x",
+        "100,000", "read", "16", "100", "0+2", "1,500.5", "9.00", "30.25", "6,000.0", "2.25",
+        "4.00", "4.0x", "4.0x",
     ]  # fmt: skip
     # right-aligned numeric columns end at the same place on every line
     assert len({len(line) for line in lines[1:]}) == 1
     assert lines[2].index("10.0x") == lines[3].index(" 4.0x")
+    assert lines[2].index("10,000") == lines[3].index("100,000") + 1
+
+
+def test_a_store_the_bench_did_not_fill_has_no_size() -> None:
+    row = Row("create", 1, server=stats(1.0, 1.0, 1.0), raw=stats(1.0, 1.0, 1.0))
+    assert row.size is None
+    assert format_table([row]).splitlines()[2].split()[0] == "-"
+    assert fmt_size(None) == "-" and fmt_size(0) == "0" and fmt_size(12345) == "12,345"
 
 
 def test_render_and_json_carry_memory_command_and_rows() -> None:
-    row = Row("create", 1, server=stats(100.0, 10.0, 20.0), raw=stats(1000.0, 1.0, 2.0))
+    row = Row(
+        "create", 1, server=stats(100.0, 10.0, 20.0), raw=stats(1000.0, 1.0, 2.0), size=10_000
+    )
     report = Report(
         timestamp="2026-01-01T00:00:00Z",
         command=".venv/bin/python -m bench --requests 100",
@@ -132,11 +150,36 @@ def test_render_and_json_carry_memory_command_and_rows() -> None:
     assert "server peak memory (VmHWM): 100.0 MiB" in text
     assert text.splitlines()[-1] == "command: .venv/bin/python -m bench --requests 100"
     data = to_json(report)
+    assert data["rows"][0]["size"] == 10_000
     assert data["rows"][0]["p50_ratio_server_over_raw"] == 10.0
     assert data["rows"][0]["throughput_ratio_raw_over_server"] == 10.0
     assert data["rows"][0]["server"]["p99_ms"] == 20.0
     assert data["server_peak_memory_kib"] == 102400
     assert data["table"] == text
+
+
+def test_peak_memory_is_given_after_each_size() -> None:
+    report = Report(
+        timestamp="t",
+        command="c",
+        server="s",
+        store="st",
+        rows=[],
+        server_peak_kib=4096,
+        server_processes=1,
+        notes=[],
+        peak_by_size=[(10_000, 2048), (100_000, 4096)],
+    )
+    assert memory_line(report) == (
+        "server peak memory (VmHWM): 4.0 MiB; after the rows of size 10,000: 2.0 MiB, "
+        "100,000: 4.0 MiB"
+    )
+    assert to_json(report)["server_peak_memory_kib_by_size"] == [
+        {"size": 10_000, "kib": 2048},
+        {"size": 100_000, "kib": 4096},
+    ]
+    one = Report("t", "c", "s", "st", [], 4096, 1, [], [(10_000, 4096)])
+    assert memory_line(one) == "server peak memory (VmHWM): 4.0 MiB"
 
 
 def test_redact_hides_only_the_password() -> None:
