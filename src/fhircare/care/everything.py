@@ -84,7 +84,7 @@ async def everything(context: Context, request: FhirRequest) -> FhirResponse:
     supporting = await _supporting(context, params, matches, base)
     entries += [_entry(base, v, "include") for v in supporting]
     if params.unknown:
-        entries.append(_unknown_outcome(params.unknown))
+        entries.append(bundles.ignored_parameters_entry("$everything", params.unknown))
     instance = f"/{request.id}" if request.id is not None else ""
     path = f"{base}/{PATIENT}{instance}/{OPERATION}"
     links = [("self", _link(path, params, params.cursor))]
@@ -138,20 +138,6 @@ def _entry(base_url: str, version: StoredVersion, mode: str) -> bytes:
         "search": {"mode": mode},
     }
     return bundles.entry(fields, version.body)
-
-
-def _unknown_outcome(names: tuple[str, ...]) -> bytes:
-    outcome = {
-        "resourceType": "OperationOutcome",
-        "issue": [
-            {
-                "severity": "warning",
-                "code": "not-supported",
-                "diagnostics": f"Unknown $everything parameters were ignored: {', '.join(names)}",
-            }
-        ],
-    }
-    return bundles.entry({"search": {"mode": "outcome"}}, jsonio.dumps(outcome))
 
 
 def _link(path: str, params: EverythingParams, cursor: str | None) -> str:

@@ -20,6 +20,22 @@ def entry(fields: dict[str, Any], resource: bytes | None = None) -> bytes:
     return b'{"resource":' + resource + separator + rendered[1:]
 
 
+def ignored_parameters_entry(what: str, names: tuple[str, ...]) -> bytes:
+    """The ``search.mode = outcome`` entry that names parameters ignored as unknown, as in
+    "Unknown search parameters were ignored: foo" (``what`` = "search")."""
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {
+                "severity": "warning",
+                "code": "not-supported",
+                "diagnostics": f"Unknown {what} parameters were ignored: {', '.join(names)}",
+            }
+        ],
+    }
+    return entry({"search": {"mode": "outcome"}}, jsonio.dumps(outcome))
+
+
 def bundle(
     bundle_type: str,
     entries: list[bytes],

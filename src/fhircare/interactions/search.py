@@ -60,7 +60,7 @@ async def search(context: Context, request: FhirRequest) -> FhirResponse:
         for v in await included(context, indexer, parsed, page)
     ]
     if parsed.unknown:
-        entries.append(_unknown_outcome(parsed))
+        entries.append(bundles.ignored_parameters_entry("search", parsed.unknown))
     links = [("self", _link(request, parsed, parsed.cursor))]
     if next_cursor is not None:
         links.append(("next", _link(request, parsed, next_cursor)))
@@ -103,21 +103,6 @@ def _entry(base_url: str, version: StoredVersion, mode: str, parsed: SearchReque
         elements = list(parsed.elements) or None
         body = jsonio.dumps(subset(jsonio.loads(body), summary, elements))
     return bundles.entry(fields, body)
-
-
-def _unknown_outcome(parsed: SearchRequest) -> bytes:
-    names = ", ".join(parsed.unknown)
-    outcome = {
-        "resourceType": "OperationOutcome",
-        "issue": [
-            {
-                "severity": "warning",
-                "code": "not-supported",
-                "diagnostics": f"Unknown search parameters were ignored: {names}",
-            }
-        ],
-    }
-    return bundles.entry({"search": {"mode": "outcome"}}, jsonio.dumps(outcome))
 
 
 def _link(request: FhirRequest, parsed: SearchRequest, cursor: str | None) -> str:
