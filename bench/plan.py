@@ -58,6 +58,12 @@ class RowContext:
     raw_ids: list[str] = field(default_factory=list)
     """The same for the raw side's ``create``."""
 
+    def fhircare_store(self) -> AsyncDatabase[Document]:
+        """``store``, for rows that need the population (never run with ``--base-url``)."""
+        if self.store is None:
+            raise ValueError("this row needs fhircare's own store")
+        return self.store
+
 
 OperationFactory = Callable[[RowContext], Operation]
 
@@ -127,7 +133,9 @@ def core_rows(
         RowSpec(
             "$everything",
             lambda c: everything_ops.http_operation(c.http, c.patients),
-            lambda c: everything_ops.raw_operation(c.store, c.patients, per_entry=not c.ferretdb),
+            lambda c: everything_ops.raw_operation(
+                c.fhircare_store(), c.patients, per_entry=not c.ferretdb
+            ),
             scan_bound=True,
         ),
     ]

@@ -139,6 +139,8 @@ def compile_query(resource_type: str, pairs: Pairs, default_count: int = 20) -> 
                 raise ValueError("the bench compiles one-hop chains only")
             hop = clause.chain[0]
             param = registry.get(resource_type, hop.code)
+            if param is None:
+                raise ValueError(f"{resource_type} has no search parameter {hop.code}")
             targets = [hop.target_type] if hop.target_type else list(param.targets)
             if len(targets) != 1:
                 raise ValueError(f"{hop.code} may point at {targets}; name one")
@@ -215,7 +217,9 @@ def http_operation(
         if next_links is not None:
             response = await http.get(next_links[rep])
         else:
-            response = await http.get(f"/{query.resource_type}", params=query.params[rep])
+            response = await http.get(
+                f"/{query.resource_type}", params=httpx.QueryParams(query.params[rep])
+            )
         if response.status_code != 200:
             return f"GET {response.url}: {response.status_code} {response.text[:300]}"
         page, included, total = bundle_counts(response.json())
@@ -228,7 +232,9 @@ def http_operation(
 
 
 async def next_link(http: httpx.AsyncClient, query: Query, rep: int) -> str:
-    response = await http.get(f"/{query.resource_type}", params=query.params[rep])
+    response = await http.get(
+        f"/{query.resource_type}", params=httpx.QueryParams(query.params[rep])
+    )
     response.raise_for_status()
     links = {link["relation"]: link["url"] for link in response.json().get("link", [])}
     if "next" not in links:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 
 import pytest
-from bench.__main__ import jobs_at, parse_args
+from bench.__main__ import jobs_at
+from bench.options import parse_args
 from bench.plan import (
     SAMPLE_SCANS_ABOVE,
     SCAN_CAP,
