@@ -217,9 +217,7 @@ def http_operation(
         if next_links is not None:
             response = await http.get(next_links[rep])
         else:
-            response = await http.get(
-                f"/{query.resource_type}", params=httpx.QueryParams(query.params[rep])
-            )
+            response = await http.get(f"/{query.resource_type}", params=tuple(query.params[rep]))
         if response.status_code != 200:
             return f"GET {response.url}: {response.status_code} {response.text[:300]}"
         page, included, total = bundle_counts(response.json())
@@ -232,9 +230,7 @@ def http_operation(
 
 
 async def next_link(http: httpx.AsyncClient, query: Query, rep: int) -> str:
-    response = await http.get(
-        f"/{query.resource_type}", params=httpx.QueryParams(query.params[rep])
-    )
+    response = await http.get(f"/{query.resource_type}", params=tuple(query.params[rep]))
     response.raise_for_status()
     links = {link["relation"]: link["url"] for link in response.json().get("link", [])}
     if "next" not in links:
