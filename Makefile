@@ -37,7 +37,7 @@ lint: $(STAMP)
 	$(BIN)/mypy src bench
 
 ## the performance table at 10,000 and 100,000 resources, over HTTP beside raw pymongo (about
-## 20 minutes on FerretDB with 2 CPUs: see the scan policy in bench/plan.py), also saved under
+## an hour on FerretDB with 2 CPUs: see the scan policy in bench/plan.py), also saved under
 ## bench/results/
 bench: $(STAMP)
 	$(BIN)/fhircare db build

@@ -24,7 +24,8 @@ groups) run first, while the store holds exactly the size, and on FerretDB as th
 policy allows (``plan.scan_policy``: each of their calls reads the whole store there; the
 report prints why and the measured time of one such read; ``--full-scans`` runs them all).
 The tables have a ``size`` column; the server's peak memory is given after each size. On
-FerretDB with two CPUs the default run takes about 20 minutes.
+FerretDB with two CPUs the default run takes about an hour (55 minutes, a quarter of it
+one $everything call at 100k).
 
 Last, the validation section (``validation_bench.py``): the cost of each validation engine
 per KB in this process, and the server's own ``validate`` time per write (its
