@@ -143,7 +143,7 @@ def row_cells(row: Row) -> list[str]:
 
 def format_table(rows: Sequence[Row]) -> str:
     """A fixed-width text table, one line per row, with a group line over the headers."""
-    return _fixed_width(list(COLUMNS), list(GROUPS), [row_cells(row) for row in rows])
+    return fixed_width(list(COLUMNS), list(GROUPS), [row_cells(row) for row in rows])
 
 
 @dataclass(frozen=True)
@@ -303,7 +303,7 @@ def search_cells(row: SearchRow) -> list[str]:
     ]
 
 
-def _fixed_width(
+def fixed_width(
     columns: list[tuple[str, str]], groups: list[tuple[str, int]], body: list[list[str]]
 ) -> str:
     widths = [
@@ -328,7 +328,7 @@ def _fixed_width(
 def format_search_table(rows: Sequence[SearchRow]) -> str:
     """The search table, then each query's first HTTP request and its raw pymongo query
     (once per query, as at the first size it ran)."""
-    lines = [_fixed_width(SEARCH_COLUMNS, SEARCH_GROUPS, [search_cells(r) for r in rows]), ""]
+    lines = [fixed_width(SEARCH_COLUMNS, SEARCH_GROUPS, [search_cells(r) for r in rows]), ""]
     first: dict[str, SearchRow] = {}
     for row in rows:
         first.setdefault(row.query, row)

@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 
 from bench import http_load
-from bench.report import _fixed_width, fmt_number, percentile
+from bench.report import fixed_width, fmt_number, percentile, ratio
 from fhircare.fhir import jsonio
 from fhircare.validation import find_issues
 from fhircare.validation.fhirkit_engine import fhirkit_issues
@@ -224,11 +224,11 @@ class ServerRow:
 
     @property
     def share_mean(self) -> float | None:
-        return _share(self.validate.mean, self.latency.mean)
+        return ratio(self.validate.mean, self.latency.mean)
 
     @property
     def share_p50(self) -> float | None:
-        return _share(self.validate.p50, self.latency.p50)
+        return ratio(self.validate.p50, self.latency.p50)
 
     @classmethod
     def of(cls, samples: Sequence[Sample], errors: int, body_kb: float) -> ServerRow:
@@ -240,10 +240,6 @@ class ServerRow:
             server_total=Spread.of([s.total_ms for s in samples]),
             validate=Spread.of([s.validate_ms for s in samples]),
         )
-
-
-def _share(part: float | None, whole: float | None) -> float | None:
-    return None if part is None or not whole else part / whole
 
 
 async def server_row(base_url: str, posts: int, progress: Progress) -> tuple[ServerRow, list[str]]:
@@ -336,7 +332,7 @@ SERVER_COLUMNS = [
 ]
 
 
-def fmt_share(value: float | None) -> str:
+def fmtratio(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f}%"
 
 
@@ -354,14 +350,14 @@ def render_validation(section: ValidationSection) -> str:
     ]
     lines = [section.heading]
     if body:
-        lines += ["", _fixed_width(ENGINE_COLUMNS, [("", 5)], body).lstrip("\n")]
+        lines += ["", fixed_width(ENGINE_COLUMNS, [("", 5)], body).lstrip("\n")]
     server = section.server
     if server is not None:
         lines += [
             "",
             f"creates of a {server.body_kb:.1f} KB CarePlan over HTTP, concurrency 1: "
             f"{server.requests:,} requests, {server.errors} errors",
-            _fixed_width(
+            fixed_width(
                 SERVER_COLUMNS,
                 [("", 5)],
                 [
@@ -379,8 +375,8 @@ def _server_cells(label: str, spread: Spread, latency: Spread) -> list[str]:
         label,
         fmt_number(spread.mean, 3),
         fmt_number(spread.p50, 3),
-        fmt_share(_share(spread.mean, latency.mean)),
-        fmt_share(_share(spread.p50, latency.p50)),
+        fmtratio(ratio(spread.mean, latency.mean)),
+        fmtratio(ratio(spread.p50, latency.p50)),
     ]
 
 
