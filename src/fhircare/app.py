@@ -26,13 +26,20 @@ log = logging.getLogger(__name__)
 
 
 def open_store(settings: Settings) -> ResourceStore:
-    """The MongoDB store the settings name (the dev FerretDB without ``MONGODB_URI``)."""
+    """The store the settings name: MongoDB with ``MONGODB_URI``, else the SQLite file."""
+    intent_timeout = timedelta(seconds=settings.write_intent_timeout_seconds)
+    if settings.uses_sqlite:
+        from fhircare.storage.sqlite.store import SqliteStore
+
+        return SqliteStore(
+            settings.effective_sqlite_path(), settings.sqlite_synchronous, intent_timeout
+        )
     from fhircare.storage.mongo.store import connect
 
     return connect(
         settings.effective_mongodb_uri(),
         settings.database,
-        timedelta(seconds=settings.write_intent_timeout_seconds),
+        intent_timeout,
     )
 
 

@@ -18,12 +18,14 @@ from fhircare.settings import Settings
 if TYPE_CHECKING:
     from fhircare.interactions.request import Context
     from fhircare.loader import LoadReport
-    from fhircare.storage.mongo.ferretdb import FerretDB
 
 app = typer.Typer(
     help="fhircare: a FHIR R4 care-coordination server on MongoDB.", no_args_is_help=True
 )
-db_app = typer.Typer(help="The embedded FerretDB dev store.", no_args_is_help=True)
+db_app = typer.Typer(
+    help="FerretDB, the MongoDB wire-protocol server the MongoDB store's tests run on.",
+    no_args_is_help=True,
+)
 app.add_typer(db_app, name="db")
 err = Console(stderr=True)
 EXAMPLES = Path("examples")
@@ -38,32 +40,28 @@ def serve(
         bool, typer.Option("--examples/--no-examples", help="Load examples/ before serving.")
     ] = False,
 ) -> None:
-    """Run the FHIR server; without MONGODB_URI it starts the FerretDB dev store too."""
+    """Run the FHIR server: on MongoDB with MONGODB_URI, else on the embedded SQLite file."""
     import uvicorn
 
     settings = Settings()
-    # uvicorn re-raises SIGTERM after its graceful shutdown; as an exception it lets the
-    # finally below stop the dev store instead of killing the process on the spot.
+    # uvicorn re-raises SIGTERM after its graceful shutdown; as an exception it ends the
+    # process cleanly instead of killing it on the spot.
     signal.signal(signal.SIGTERM, _exit_on_signal)
-    dev_store = _start_dev_store(settings) if settings.uses_dev_store else None
-    try:
-        if examples and EXAMPLES.is_dir():
-            _load(settings, [EXAMPLES])
-        where = f"{host or settings.host}:{port or settings.port}{settings.base_path}"
-        err.print(f"fhircare on http://{where}")
-        uvicorn.run(
-            "fhircare.app:create_app",
-            factory=True,
-            host=host or settings.host,
-            port=port or settings.port,
-            workers=workers or settings.workers,
-            loop="uvloop",
-            http="httptools",
-            log_level=settings.log_level,
-        )
-    finally:
-        if dev_store is not None:
-            dev_store.stop()
+    if examples and EXAMPLES.is_dir():
+        _load(settings, [EXAMPLES])
+    where = f"{host or settings.host}:{port or settings.port}{settings.base_path}"
+    store = f"SQLite at {settings.effective_sqlite_path()}" if settings.uses_sqlite else "MongoDB"
+    err.print(f"fhircare on http://{where} ({store})")
+    uvicorn.run(
+        "fhircare.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers or settings.workers,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level,
+    )
 
 
 def _exit_on_signal(signum: int, frame: object) -> None:
@@ -135,7 +133,7 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
 
 @db_app.command("run")
 def db_run() -> None:
-    """Run the dev FerretDB in the foreground (what ``serve`` starts without MONGODB_URI)."""
+    """Run FerretDB in the foreground (serve with MONGODB_URI=mongodb://127.0.0.1:PORT/)."""
     from fhircare.storage.mongo.ferretdb import main
 
     settings = Settings()
@@ -148,19 +146,6 @@ def db_build() -> None:
     from fhircare.storage.mongo.ferretdb import build
 
     print(build(Settings().var_dir))
-
-
-def _start_dev_store(settings: Settings) -> FerretDB | None:
-    from fhircare.storage.mongo.ferretdb import FerretDB, ping
-
-    uri = settings.effective_mongodb_uri()
-    if ping(uri, 0.5):
-        err.print(f"using the store already running at {uri}")
-        return None
-    store = FerretDB(settings.var_dir, settings.var_dir / "ferretdb", settings.dev_store_port)
-    store.start()
-    err.print(f"FerretDB dev store on {uri} (data in {settings.var_dir / 'ferretdb'})")
-    return store
 
 
 def _load(settings: Settings, paths: list[Path]) -> LoadReport:

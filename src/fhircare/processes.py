@@ -14,11 +14,12 @@ from fhircare.storage.mongo.ferretdb import free_port, stop_process
 
 
 class ServerProcess:
-    """``fhircare serve`` on a free loopback port, over ``mongo_uri``/``database``."""
+    """``fhircare serve`` on a free loopback port, over ``store``: a MongoDB URI (with
+    ``database``) or the path of a SQLite file."""
 
     def __init__(
         self,
-        mongo_uri: str,
+        store: str,
         database: str,
         *args: str,
         workers: int = 1,
@@ -28,9 +29,13 @@ class ServerProcess:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/fhir"
         self.log_path = log_path
-        env = {k: v for k, v in os.environ.items() if k not in ("FHIRCARE_MONGODB_URI", "PORT")}
+        own = ("MONGODB_URI", "FHIRCARE_MONGODB_URI", "FHIRCARE_SQLITE_PATH", "PORT")
+        env = {k: v for k, v in os.environ.items() if k not in own}
+        if store.startswith(("mongodb://", "mongodb+srv://")):
+            env["MONGODB_URI"] = store
+        else:
+            env["FHIRCARE_SQLITE_PATH"] = store
         env.update(
-            MONGODB_URI=mongo_uri,
             FHIRCARE_DATABASE=database,
             FHIRCARE_HOST="127.0.0.1",
             FHIRCARE_PORT=str(self.port),

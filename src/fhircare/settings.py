@@ -19,7 +19,17 @@ class Settings(BaseSettings):
     mongodb_uri: str | None = Field(
         default=None,
         validation_alias=AliasChoices("FHIRCARE_MONGODB_URI", "MONGODB_URI"),
-        description="MongoDB to use; unset means the embedded FerretDB dev store.",
+        description="MongoDB to use; unset means the embedded SQLite store.",
+    )
+    sqlite_path: Path | None = Field(
+        default=None,
+        description="The SQLite database file of the embedded store (without MONGODB_URI); "
+        "default fhircare.sqlite3 in the var folder.",
+    )
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
+        default="NORMAL",
+        description="SQLite's synchronous setting: NORMAL keeps every acknowledged write "
+        "through a crash of any process; FULL also through power loss, an fsync per write.",
     )
     database: str = Field(default="fhircare", description="Database name.")
     host: str = Field(default="127.0.0.1", description="Address the HTTP server binds.")
@@ -37,11 +47,11 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, description="uvicorn worker processes.")
     max_body_bytes: int = Field(default=16 * 1024 * 1024, description="Largest request body.")
     max_bundle_bytes: int = Field(
-        default=64 * 1024 * 1024,
+        default=256 * 1024 * 1024,
         description="Largest body of POST [base] (a batch or transaction Bundle).",
     )
     max_bundle_entries: int = Field(
-        default=1000, description="Most entries a batch or transaction Bundle may have."
+        default=100_000, description="Most entries a batch or transaction Bundle may have."
     )
     default_count: int = Field(default=20, description="Page size when _count is absent.")
     max_count: int = Field(default=1000, description="Largest _count honoured.")
@@ -79,9 +89,13 @@ class Settings(BaseSettings):
     )
 
     def effective_mongodb_uri(self) -> str:
-        """The configured MongoDB, or the dev store that ``fhircare serve`` starts."""
+        """The configured MongoDB, or the FerretDB that ``fhircare db run`` starts."""
         return self.mongodb_uri or f"mongodb://127.0.0.1:{self.dev_store_port}/"
 
+    def effective_sqlite_path(self) -> Path:
+        return self.sqlite_path or self.var_dir / "fhircare.sqlite3"
+
     @property
-    def uses_dev_store(self) -> bool:
-        return self.mongodb_uri is None
+    def uses_sqlite(self) -> bool:
+        """The embedded SQLite store serves when no MongoDB is configured."""
+        return not self.mongodb_uri

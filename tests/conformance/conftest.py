@@ -8,10 +8,10 @@ import pytest
 
 from fhircare.storage.protocol import ResourceStore
 from tests.conformance.prefilter_oracle import PrefilterCheckingStore
-from tests.conftest import open_store
+from tests.conftest import STORES, open_store
 
 
-@pytest.fixture(params=["memory", "mongo", "mongo-prefilters"])
+@pytest.fixture(params=[*STORES, "mongo-prefilters"])
 async def store(request: pytest.FixtureRequest, database_name: str) -> AsyncIterator[ResourceStore]:
     if request.param == "mongo-prefilters":
         yield PrefilterCheckingStore()

@@ -9,6 +9,7 @@ from fhircare.processes import ServerProcess
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def live_server(mongo_uri: str, database: str, *args: str, workers: int = 1) -> ServerProcess:
-    """A started server in the project folder (where ``examples/`` is)."""
-    return ServerProcess(mongo_uri, database, *args, workers=workers, cwd=ROOT).wait_ready()
+def live_server(store: str, database: str, *args: str, workers: int = 1) -> ServerProcess:
+    """A started server in the project folder (where ``examples/`` is), over ``store`` (a
+    MongoDB URI or a SQLite file)."""
+    return ServerProcess(store, database, *args, workers=workers, cwd=ROOT).wait_ready()

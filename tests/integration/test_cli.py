@@ -1,6 +1,7 @@
-"""The ``fhircare`` command as users run it: help, load, and serve with the dev store.
+"""The ``fhircare`` command as users run it: help, load, and serve on the embedded store.
 
-``serve`` without MONGODB_URI starts FerretDB itself, and SIGTERM stops both.
+``serve`` without MONGODB_URI serves a SQLite file in the var folder, with nothing to build
+or start first, and SIGTERM stops it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 from pymongo import MongoClient
 
 from fhircare.storage.mongo.ferretdb import free_port, ping
@@ -40,9 +42,16 @@ def test_help_lists_the_commands() -> None:
         assert command in result.stdout
 
 
-def test_load_is_idempotent_and_reports(mongo_uri: str) -> None:
+@pytest.mark.parametrize("kind", ["sqlite", "mongo"])
+def test_load_is_idempotent_and_reports(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     database = f"cli_{uuid.uuid4().hex[:8]}"
-    env = {"MONGODB_URI": mongo_uri, "FHIRCARE_DATABASE": database}
+    if kind == "sqlite":
+        env = {"MONGODB_URI": "", "FHIRCARE_SQLITE_PATH": str(tmp_path / "cli.sqlite3")}
+    else:
+        mongo_uri = request.getfixturevalue("mongo_uri")
+        env = {"MONGODB_URI": mongo_uri, "FHIRCARE_DATABASE": database}
     try:
         first = run_cli("load", "examples", env=env)
         assert first.returncode == 0, first.stderr
@@ -53,15 +62,14 @@ def test_load_is_idempotent_and_reports(mongo_uri: str) -> None:
         bad = run_cli("load", "pyproject.toml", env=env)
         assert bad.returncode != 0
     finally:
-        MongoClient(mongo_uri).drop_database(database)
+        if kind == "mongo":
+            MongoClient(env["MONGODB_URI"]).drop_database(database)
 
 
-def test_serve_starts_and_stops_the_dev_store(tmp_path: Path) -> None:
-    """What ``make serve`` does, on its own ports and folder."""
+def test_serve_runs_on_the_sqlite_file_with_nothing_built(tmp_path: Path) -> None:
+    """What ``make serve`` does, on its own port and an empty var folder: no FerretDB
+    binary there, none started."""
     var = tmp_path / "var"
-    (var / "bin").mkdir(parents=True)
-    for binary in (ROOT / "var" / "bin").glob("ferretdb-*"):
-        (var / "bin" / binary.name).symlink_to(binary)
     store_port, http_port = free_port(), free_port()
     env = {
         **os.environ,
@@ -70,8 +78,8 @@ def test_serve_starts_and_stops_the_dev_store(tmp_path: Path) -> None:
         "FHIRCARE_PORT": str(http_port),
         "FHIRCARE_LOG_LEVEL": "warning",
     }
-    env.pop("MONGODB_URI", None)
-    env.pop("FHIRCARE_MONGODB_URI", None)
+    for name in ("MONGODB_URI", "FHIRCARE_MONGODB_URI", "FHIRCARE_SQLITE_PATH"):
+        env.pop(name, None)
     server = subprocess.Popen(
         [sys.executable, "-m", "fhircare.cli", "serve", "--examples"],
         cwd=ROOT,
@@ -92,10 +100,9 @@ def test_serve_starts_and_stops_the_dev_store(tmp_path: Path) -> None:
             assert server.poll() is None, "serve exited early"
             time.sleep(0.3)
         assert httpx.get(f"{base}/metadata").status_code == 200
-        assert (var / "ferretdb").is_dir()
-        store_uri = f"mongodb://127.0.0.1:{store_port}/"
-        assert ping(store_uri)
+        assert (var / "fhircare.sqlite3").is_file()
+        assert not (var / "bin").exists() and not (var / "ferretdb").exists()
+        assert not ping(f"mongodb://127.0.0.1:{store_port}/", 0.5)
     finally:
         server.send_signal(signal.SIGTERM)
         assert server.wait(30) == 0
-    assert not ping(store_uri, 0.5)

@@ -1,4 +1,5 @@
-"""The server as a separate process over FerretDB: what a black-box FHIR client sees.
+"""The server as a separate process, on SQLite and on FerretDB: what a black-box FHIR
+client sees.
 
 https://hl7.org/fhir/R4/http.html#concurrency (If-Match under contention).
 """
@@ -18,9 +19,15 @@ from tests.integration.live_server import live_server
 FHIR_JSON = {"Content-Type": "application/fhir+json"}
 
 
-@pytest.fixture(scope="module")
-def live(mongo_uri: str) -> Iterator[ServerProcess]:
-    server = live_server(mongo_uri, f"live_{uuid.uuid4().hex[:8]}", "--examples", workers=2)
+@pytest.fixture(scope="module", params=["sqlite", "mongo"])
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    if request.param == "sqlite":
+        store = str(tmp_path_factory.mktemp("live") / "live.sqlite3")
+    else:
+        store = request.getfixturevalue("mongo_uri")
+    server = live_server(store, f"live_{uuid.uuid4().hex[:8]}", "--examples", workers=2)
     try:
         yield server
     finally:

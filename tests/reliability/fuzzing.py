@@ -198,9 +198,10 @@ class Sentinel:
 class FuzzApp:
     """The app on its own loop, the examples loaded as sentinels; ``send`` checks answers."""
 
-    def __init__(self, store_kind: str, mongo_uri: str | None, database: str) -> None:
+    def __init__(self, store_kind: str, location: str | None, database: str) -> None:
         self.store_kind = store_kind
-        self.mongo_uri = mongo_uri
+        self.location = location
+        """The MongoDB URI or the SQLite file."""
         self.database = database
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="fuzz-app")
@@ -221,13 +222,18 @@ class FuzzApp:
     async def _start(self) -> None:
         from fhircare.app import create_app
         from fhircare.storage.mongo.store import connect
+        from fhircare.storage.sqlite.store import SqliteStore
 
         self.store: ResourceStore
         if self.store_kind == "memory":
             self.store = MemoryStore()
+        elif self.store_kind == "sqlite":
+            assert self.location is not None
+            self.store = SqliteStore(Path(self.location))
+            await self.store.open()
         else:
-            assert self.mongo_uri is not None
-            self.store = connect(self.mongo_uri, self.database)
+            assert self.location is not None
+            self.store = connect(self.location, self.database)
             await self.store.open()
         self.app = create_app(Settings(max_body_bytes=64 * 1024, max_count=50), self.store)
         self.lifespan = self.app.router.lifespan_context(self.app)
@@ -240,9 +246,9 @@ class FuzzApp:
     async def _stop(self) -> None:
         await self.client.aclose()
         await self.lifespan.__aexit__(None, None, None)
-        if self.store_kind != "memory":
+        if self.store_kind == "mongo":
             await self.store.drop()  # type: ignore[attr-defined]
-            await self.store.close()
+        await self.store.close()
 
     def start(self) -> None:
         self.thread.start()
@@ -332,11 +338,15 @@ class FuzzApp:
 
 @contextmanager
 def fuzz_app(store_kind: str, request: pytest.FixtureRequest) -> Iterator[FuzzApp]:
-    """A started ``FuzzApp`` on the store named ``store_kind`` ("memory" or "mongo")."""
+    """A started ``FuzzApp`` on the store named ``store_kind`` (``tests.conftest.STORES``)."""
     import uuid
 
-    uri = request.getfixturevalue("mongo_uri") if store_kind == "mongo" else None
-    app = FuzzApp(store_kind, uri, f"fuzz_{uuid.uuid4().hex[:12]}")
+    location = None
+    if store_kind == "mongo":
+        location = request.getfixturevalue("mongo_uri")
+    elif store_kind == "sqlite":
+        location = str(request.getfixturevalue("tmp_path") / "fuzz.sqlite3")
+    app = FuzzApp(store_kind, location, f"fuzz_{uuid.uuid4().hex[:12]}")
     app.start()
     try:
         yield app

@@ -1,6 +1,6 @@
-"""Concurrency across processes: three ``fhircare serve`` processes (one worker each, their
-own ports) share one database, so only the store can keep the writes apart; no lock in
-any one process can.
+"""Concurrency across processes: three ``fhircare serve`` processes (their own ports) share
+one database, so only the store can keep the writes apart; no lock in any one process
+can. On SQLite each has two workers, six processes writing one file.
 
 1. Many clients update five Tasks with ``If-Match``
    (https://hl7.org/fhir/R4/http.html#concurrency), re-reading and retrying on 412: every
@@ -45,16 +45,22 @@ HANG_GUARD = 600 if LONG else 240  # seconds for a whole workload; only against 
 FHIR_JSON = {"Content-Type": "application/fhir+json"}
 
 
-@pytest.fixture(scope="module")
-def servers(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
-    """The base URLs of three server processes over one fresh database."""
+@pytest.fixture(scope="module", params=["sqlite", "mongo"])
+def servers(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[str]]:
+    """The base URLs of three server processes over one fresh database: on SQLite, three
+    processes of two workers each on one file; on MongoDB (FerretDB), one worker each."""
     database = f"concurrency_{uuid.uuid4().hex[:8]}"
     logs = tmp_path_factory.mktemp("concurrency")
+    sqlite = request.param == "sqlite"
+    store = str(logs / "store.sqlite3") if sqlite else request.getfixturevalue("mongo_uri")
     started: list[ServerProcess] = []
     try:
         for n in range(SERVERS):  # started together, then waited for
             log = logs / f"server{n}.log"
-            started.append(ServerProcess(mongo_uri, database, log_path=log, cwd=ROOT))
+            workers = 2 if sqlite else 1
+            started.append(ServerProcess(store, database, workers=workers, log_path=log, cwd=ROOT))
         for server in started:
             server.wait_ready()
         assert len({s.port for s in started}) == SERVERS
@@ -62,8 +68,9 @@ def servers(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     finally:
         for server in started:
             server.stop()
-        with MongoClient(mongo_uri) as mongo:
-            mongo.drop_database(database)
+        if not sqlite:
+            with MongoClient(store) as mongo:
+                mongo.drop_database(database)
 
 
 @asynccontextmanager

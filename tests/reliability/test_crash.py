@@ -2,8 +2,9 @@
 is left half-applied (``crash_workload.py`` has the writers and the checks).
 
 1. ``fhircare serve`` (two workers) is killed, its whole process group at once, while
-   writers run; a new server over the same store settles the dead writers' journal entries
-   at start-up, then everything written so far is checked.
+   writers run; a new server over the same store (MongoDB via FerretDB, then SQLite)
+   settles the dead writers' journal entries at start-up (SQLite leaves none), then
+   everything written so far is checked.
 2. FerretDB is killed while the same writers run, and started again on its data folder and
    port; the server reconnects, the writers go on until its periodic recovery has finished
    or dropped what the failed requests left, then everything is checked.
@@ -22,7 +23,7 @@ import random
 import signal
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -115,10 +116,37 @@ async def test_server_sigkill_loses_no_acknowledged_write(
     configure(monkeypatch, INTENT_TIMEOUT["server"])
     uri = os.environ.get("MONGODB_URI") or ferretdb.uri
     database = f"crash_{uuid.uuid4().hex[:8]}"
-    log = tmp_path / "server.log"
+
+    async def settled() -> None:
+        # start-up settled the killed writers' entries before answering
+        assert await journal_entries(uri, database) == 0
+
+    await server_sigkill_rounds(uri, database, tmp_path / "server.log", seed, settled)
+
+
+async def test_server_sigkill_on_sqlite_loses_no_acknowledged_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """The same on the SQLite store, both workers writing to one file: a write is
+    acknowledged only after its transaction is in the WAL, which SIGKILL cannot undo."""
+    configure(monkeypatch, INTENT_TIMEOUT["server"])
+    path = tmp_path / "crash.sqlite3"
+
+    async def settled() -> None:
+        assert path.exists()
+
+    await server_sigkill_rounds(str(path), "unused", tmp_path / "server.log", seed, settled)
+
+
+async def server_sigkill_rounds(
+    store: str, database: str, log: Path, seed: int, settled: Callable[[], Awaitable[None]]
+) -> None:
+    """``ROUNDS`` times: writers run, the server's process group is killed, a new server
+    starts over the same ``store`` (``settled`` checks the store then) and every
+    acknowledged write is verified."""
     rng = random.Random(seed)
     workload = Workload(rng, frozenset({200, 201, 409, 412}))
-    server = start_server(uri, database, log)
+    server = start_server(store, database, log)
     try:
         async with client(server) as http:
             await workload.create_shared_tasks(http)
@@ -130,9 +158,8 @@ async def test_server_sigkill_loses_no_acknowledged_write(
                 stop.set()
                 kill_group(server)
                 await asyncio.wait_for(writers, 120)
-            server = start_server(uri, database, log)
-            # start-up settled the killed writers' entries before answering
-            assert await journal_entries(uri, database) == 0
+            server = start_server(store, database, log)
+            await settled()
             async with client(server) as http:
                 problems = await workload.verify(http)
             print(f"round {round}: {workload.summary()}")

@@ -40,11 +40,12 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tests.conftest import STORES
 from tests.reliability.fuzzing import BASE, FuzzApp, Sentinel, describe, fuzz_app
 from tests.reliability.strategies import Body, resource_bodies, search_requests
 
 LONG = os.environ.get("FHIRCARE_TEST_LONG") == "1"
-STORES = ["memory", "mongo"]
+
 # Examples per test on the memory store; FerretDB runs a quarter of them. The short sizes
 # keep the file under 90 s on a busy 2-CPU machine (generation, not the server, is most).
 SHORT = {"openapi": 200, "search": 200, "bodies": 150}

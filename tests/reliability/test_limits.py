@@ -35,12 +35,18 @@ MAX_COUNT = 50
 FAST = 5.0  # seconds: a refusal that takes longer is hanging on something
 SLOW_WRITE = 60.0  # seconds: a megabyte-sized write that takes longer is hanging
 DEEP = 100_000  # nesting levels
+MAX_BUNDLE_ENTRIES = 1000
 
 
 @pytest.fixture
 def settings() -> Settings:
     """Explicit limits for the in-process ``client`` (the live server keeps the defaults)."""
-    return Settings(max_body_bytes=MAX_BODY, max_bundle_bytes=MAX_BUNDLE, max_count=MAX_COUNT)
+    return Settings(
+        max_body_bytes=MAX_BODY,
+        max_bundle_bytes=MAX_BUNDLE,
+        max_bundle_entries=MAX_BUNDLE_ENTRIES,
+        max_count=MAX_COUNT,
+    )
 
 
 def outcome(response: httpx.Response, status: int, *codes: str) -> dict[str, Any]:
@@ -144,7 +150,7 @@ async def test_ten_thousand_entry_bundle_is_413(client: httpx.AsyncClient, kind:
             "request": {"method": "POST", "url": "Task"},
         }
         for _ in range(10_000)
-    ]  # about 1.3 MB: within the bundle's byte limit, far past its 1000 entries
+    ]  # about 1.3 MB: within the bundle's byte limit, far past its MAX_BUNDLE_ENTRIES
     posted = client.post("", json=bundle(kind, entries), headers=FHIR_JSON)
     body = outcome(await timed(posted), 413, "too-costly")
     assert "10000 entries" in body["issue"][0]["diagnostics"]
@@ -268,17 +274,22 @@ async def test_outlandish_etags_are_4xx_not_500(client: httpx.AsyncClient, etag:
 # --- one server process, default limits --------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def live(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+@pytest.fixture(scope="module", params=["sqlite", "mongo"])
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
     database = f"limits_{uuid.uuid4().hex[:8]}"
-    log = tmp_path_factory.mktemp("limits") / "server.log"
-    server = ServerProcess(mongo_uri, database, log_path=log, cwd=ROOT).wait_ready()
+    folder = tmp_path_factory.mktemp("limits")
+    sqlite = request.param == "sqlite"
+    store = str(folder / "store.sqlite3") if sqlite else request.getfixturevalue("mongo_uri")
+    server = ServerProcess(store, database, log_path=folder / "server.log", cwd=ROOT).wait_ready()
     try:
         yield server
     finally:
         server.stop()
-        with MongoClient(mongo_uri) as mongo:
-            mongo.drop_database(database)
+        if not sqlite:
+            with MongoClient(store) as mongo:
+                mongo.drop_database(database)
 
 
 def rss_mib(pid: int) -> int | None:
@@ -315,7 +326,8 @@ async def test_server_process_refuses_floods_and_stays_small(live: ServerProcess
         assert time.monotonic() - started < 6 * FAST
         # C-level recursion in the server's own thread: 400, and the process lives on
         outcome(await timed(http.post("/Task", content=nested(DEEP), headers=FHIR_JSON)), 400)
-        entries = [{"request": {"method": "GET", "url": "Task?_count=1"}}] * 10_000
+        over_entries = defaults.max_bundle_entries + 1
+        entries = [{"request": {"method": "GET", "url": "Task?_count=1"}}] * over_entries
         batch = http.post("", json=bundle("batch", entries), headers=FHIR_JSON)
         outcome(await timed(batch), 413, "too-costly")
         assert (await http.get("/metadata")).status_code == 200

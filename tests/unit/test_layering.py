@@ -2,8 +2,9 @@
 
 rest → interactions → (search, validation, storage) → fhir, where storage reads the
 search IR and predicates (its query compiler renders them), and care/ sits beside
-interactions (it may call interactions, never the other way round); only storage/mongo imports
-pymongo; only fhir/models.py imports fhir.resources; the core never imports FastAPI.
+interactions (it may call interactions, never the other way round); only storage/mongo
+imports pymongo and only storage/sqlite imports sqlite3; only fhir/models.py imports
+fhir.resources; the core never imports FastAPI.
 """
 
 from __future__ import annotations
@@ -51,6 +52,16 @@ def test_only_storage_mongo_imports_pymongo() -> None:
         for name, _, names in modules()
         if any(n.split(".")[0] in ("pymongo", "motor", "bson") for n in names)
         and not name.startswith("storage/mongo/")
+    ]
+    assert offenders == []
+
+
+def test_only_storage_sqlite_imports_sqlite3() -> None:
+    offenders = [
+        name
+        for name, _, names in modules()
+        if any(n.split(".")[0] == "sqlite3" for n in names)
+        and not name.startswith("storage/sqlite/")
     ]
     assert offenders == []
 

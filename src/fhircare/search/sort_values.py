@@ -151,7 +151,7 @@ class BadCursor(ValueError):
 
 
 def cursor(as_of: int, values: Sequence[SortValue], key: str) -> str:
-    tagged = [_tag(v) for v in values]
+    tagged = [tag(v) for v in values]
     text = json.dumps([as_of, key, tagged], separators=(",", ":"), ensure_ascii=False)
     return base64.urlsafe_b64encode(text.encode("utf-8")).decode("ascii").rstrip("=")
 
@@ -176,10 +176,11 @@ def parse_cursor(text: str, sort_length: int) -> tuple[int, tuple[SortValue, ...
         or len(tagged) != sort_length
     ):
         raise BadCursor("not a cursor for this search")
-    return as_of, tuple(_untag(v) for v in tagged), key
+    return as_of, tuple(untag(v) for v in tagged), key
 
 
-def _tag(value: SortValue) -> Any:
+def tag(value: SortValue) -> Any:
+    """``value`` as JSON that keeps its kind: null, ["s", text], ["f", number], ["t", ISO]."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -189,19 +190,20 @@ def _tag(value: SortValue) -> Any:
     return ["f", float(value)]
 
 
-def _untag(item: Any) -> SortValue:
+def untag(item: Any) -> SortValue:
+    """The inverse of ``tag``; ``BadCursor`` for anything ``tag`` does not write."""
     if item is None:
         return None
     if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)):
         raise BadCursor("bad cursor value")
-    tag, value = item
-    if tag == "s" and isinstance(value, str):
+    kind, value = item
+    if kind == "s" and isinstance(value, str):
         return value
-    if tag == "f" and isinstance(value, int | float) and not isinstance(value, bool):
+    if kind == "f" and isinstance(value, int | float) and not isinstance(value, bool):
         if not math.isfinite(value):
             raise BadCursor("bad cursor number")
         return float(value)
-    if tag == "t" and isinstance(value, str):
+    if kind == "t" and isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value)
         except ValueError as error:

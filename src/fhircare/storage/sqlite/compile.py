@@ -1,0 +1,181 @@
+"""Rendering search predicates as SQL over the ``resources`` and ``entries`` tables.
+
+The same predicate tree that ``search/match.py`` evaluates in memory (one behaviour on
+every store) becomes a ``WHERE`` clause on ``resources r``: an ``Entry`` is a semi-join,
+``r.id IN (SELECT res FROM entries WHERE p = ? AND …)``, whose conditions all hold on one
+row (one index entry), served by the B-tree index on ``(p, column)`` that its most
+selective condition names. ``Field`` conditions read columns of ``r``.
+
+Most predicates render exactly. What SQL does not see (a composite's ordered components,
+kept only in the entry's JSON) renders as a necessary condition, and the result says it is
+not exact: the store then applies ``search.match`` to each candidate, as on MongoDB. Range
+conditions gain the bound their entry implies (``lo < hi`` for every date and number
+entry: ``hi <= x`` means ``lo < x``) so that an index range scan is bounded on both sides.
+Values are always parameters; column names come from this module alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fhircare.search.entries import COMPOSITE_KEYS
+from fhircare.search.normalize import fold
+from fhircare.search.predicates import (
+    ANY_PARAMETER,
+    ID_FIELD,
+    LAST_UPDATED_FIELD,
+    TYPE_FIELD,
+    AllOf,
+    AnyOf,
+    Cond,
+    Entry,
+    Field,
+    Fragment,
+    Not,
+    Predicate,
+)
+from fhircare.storage.sqlite.codec import ENTRY_COLUMNS, sql_value
+
+_ENTRY_COLUMNS = {name: f'"{name}"' for name in ENTRY_COLUMNS} | {COMPOSITE_KEYS: "k"}
+_RESOURCE_COLUMNS = {ID_FIELD: "r.rid", LAST_UPDATED_FIELD: "r.last_updated", TYPE_FIELD: "r.type"}
+_COMPARE = {"eq": "=", "has": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+PREFIX_END = "\U0010ffff"
+"""Appended to a prefix, the least string above every string that starts with it (but
+those that continue with this code point, which no text holds in practice)."""
+
+
+@dataclass
+class Sql:
+    """A rendered condition: its text, its parameters, whether it is exact (else a
+    necessary condition only), and whether an ``entries`` index lookup narrows every row
+    it admits (then the store drives the query from it, ``search.py``)."""
+
+    text: str
+    params: list[Any] = field(default_factory=list)
+    exact: bool = True
+    indexed: bool = False
+
+
+TRUE = Sql("1", exact=False)
+
+
+def where(predicate: Predicate) -> Sql:
+    """The condition on ``resources r`` that ``predicate`` renders to."""
+    if isinstance(predicate, Entry):
+        return _entry(predicate.code, predicate.conds)
+    if isinstance(predicate, Fragment):
+        found = _entry(predicate.code, predicate.conds)
+        if predicate.parts:
+            found.exact = False
+        return found
+    if isinstance(predicate, Field):
+        return _field(predicate.cond)
+    if isinstance(predicate, AnyOf):
+        return _joined([where(p) for p in predicate.parts], " OR ", "0")
+    if isinstance(predicate, AllOf):
+        return _joined([where(p) for p in predicate.parts], " AND ", "1")
+    if isinstance(predicate, Not):
+        inner = where(predicate.part)
+        if not inner.exact:
+            return TRUE  # nothing narrows it; the matcher decides
+        return Sql(f"NOT ({inner.text})", inner.params)
+    raise TypeError(f"not a predicate: {predicate!r}")
+
+
+def where_all(predicates: tuple[Predicate, ...]) -> Sql:
+    return _joined([where(p) for p in predicates], " AND ", "1")
+
+
+def _joined(parts: list[Sql], operator: str, empty: str) -> Sql:
+    """``parts`` joined by ``operator`` (" AND " or " OR "); ``empty`` when there are none.
+    A part that narrows nothing (``TRUE``) makes an OR narrow nothing and drops out of an
+    AND, which is then a necessary condition only."""
+    exact = all(p.exact for p in parts)
+    if operator == " OR " and any(p is TRUE for p in parts):
+        return TRUE
+    parts = [p for p in parts if p is not TRUE]
+    if not parts:
+        return Sql(empty, exact=exact)
+    indexed = (any if operator == " AND " else all)(p.indexed for p in parts)
+    if len(parts) == 1:
+        return Sql(parts[0].text, parts[0].params, exact, indexed)
+    params = [value for p in parts for value in p.params]
+    return Sql(operator.join(f"({p.text})" for p in parts), params, exact, indexed)
+
+
+def _entry(code: str, conds: tuple[Cond, ...]) -> Sql:
+    terms: list[str] = []
+    params: list[Any] = []
+    exact = True
+    if code != ANY_PARAMETER:
+        terms.append("e.p = ?")
+        params.append(code)
+    for cond in (*conds, *_implied(conds)):
+        rendered = _entry_cond(cond)
+        if rendered is None:
+            exact = False
+            continue
+        terms.append(rendered.text)
+        params += rendered.params
+        exact = exact and rendered.exact
+    clause = " AND ".join(terms) or "1"
+    return Sql(f"r.id IN (SELECT e.res FROM entries e WHERE {clause})", params, exact, True)
+
+
+def _implied(conds: tuple[Cond, ...]) -> list[Cond]:
+    """Conditions that follow from ``conds`` and bound an index scan: ``lo < hi`` holds in
+    every entry (``search/extract``), and a string's ``v`` is its folded ``x``."""
+    implied: list[Cond] = []
+    for cond in conds:
+        if cond.field == "hi" and cond.op in ("lte", "lt"):
+            implied.append(Cond("lo", "lt", cond.value))
+        elif cond.field == "lo" and cond.op in ("gte", "gt"):
+            implied.append(Cond("hi", "gt", cond.value))
+        elif cond.field == "x" and cond.op == "eq" and isinstance(cond.value, str):
+            implied.append(Cond("v", "eq", fold(cond.value)))
+    return implied
+
+
+def _entry_cond(cond: Cond) -> Sql | None:
+    if cond.field == "r" and cond.op == "suffix" and _is_id_suffix(cond.value):
+        return Sql("e.rt = ?", [cond.value[1:]])
+    column = _ENTRY_COLUMNS.get(cond.field)
+    return None if column is None else _compare(f"e.{column}", cond)
+
+
+def _is_id_suffix(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("/") and "/" not in value[1:]
+
+
+def _field(cond: Cond) -> Sql:
+    column = _RESOURCE_COLUMNS.get(cond.field)
+    if column is None:
+        return TRUE
+    return _compare(column, cond) or TRUE
+
+
+def _compare(column: str, cond: Cond) -> Sql | None:
+    op, value = cond.op, cond.value
+    if op == "null":
+        return Sql(f"{column} IS NULL")
+    if op in _COMPARE:
+        return Sql(f"{column} {_COMPARE[op]} ?", [sql_value(value)])
+    if op == "in":
+        values = [sql_value(v) for v in value]
+        if not values:
+            return Sql("0")
+        return Sql(f"{column} IN ({', '.join('?' * len(values))})", values)
+    if not isinstance(value, str):
+        return None
+    if op == "prefix":
+        if not value:
+            return Sql(f"{column} >= ''")  # every string
+        return Sql(f"{column} >= ? AND {column} < ?", [value, value + PREFIX_END])
+    if op == "suffix":
+        if not value:
+            return Sql(f"typeof({column}) = 'text'")
+        return Sql(f"substr({column}, -?) = ?", [len(value), value])
+    if op == "contains":
+        return Sql(f"instr({column}, ?) > 0", [value])
+    return None
