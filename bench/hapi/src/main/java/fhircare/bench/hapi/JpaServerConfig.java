@@ -1,0 +1,111 @@
+package fhircare.bench.hapi;
+
+import ca.uhn.fhir.batch2.jobs.config.Batch2JobsConfig;
+import ca.uhn.fhir.context.FhirContext;
+import ca.uhn.fhir.jpa.api.config.JpaStorageSettings;
+import ca.uhn.fhir.jpa.api.config.ThreadPoolFactoryConfig;
+import ca.uhn.fhir.jpa.batch2.JpaBatch2Config;
+import ca.uhn.fhir.jpa.config.HapiJpaConfig;
+import ca.uhn.fhir.jpa.config.r4.JpaR4Config;
+import ca.uhn.fhir.jpa.config.util.HapiEntityManagerFactoryUtil;
+import ca.uhn.fhir.jpa.model.config.PartitionSettings;
+import ca.uhn.fhir.jpa.model.config.SubscriptionSettings;
+import ca.uhn.fhir.jpa.model.dialect.HapiFhirH2Dialect;
+import ca.uhn.fhir.jpa.subscription.channel.config.SubscriptionChannelConfig;
+import jakarta.persistence.EntityManagerFactory;
+import java.util.HashMap;
+import java.util.Map;
+import javax.sql.DataSource;
+import org.hibernate.boot.model.naming.CamelCaseToUnderscoresNamingStrategy;
+import org.hibernate.cfg.AvailableSettings;
+import org.hibernate.search.mapper.orm.cfg.HibernateOrmMapperSettings;
+import org.springframework.beans.factory.config.ConfigurableListableBeanFactory;
+import org.springframework.boot.orm.jpa.hibernate.SpringImplicitNamingStrategy;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.Import;
+import org.springframework.context.annotation.Primary;
+import org.springframework.orm.jpa.JpaTransactionManager;
+import org.springframework.orm.jpa.LocalContainerEntityManagerFactoryBean;
+
+/**
+ * The JPA server's Spring wiring for R4: HAPI's own configurations, plus the beans they expect
+ * the application to supply (storage, partition and subscription settings, the entity manager
+ * factory on the H2 {@link DataSource} Spring Boot builds from {@code spring.datasource.*}).
+ *
+ * <p>Batch2 is imported because the R4 configuration's operations ($merge, $reindex) and the
+ * terminology service depend on its job coordinator, which needs the in-process message broker
+ * of {@link SubscriptionChannelConfig} (despite the name, no subscription is matched or sent);
+ * the subscription, MDM and clinical-reasoning configurations are not imported.
+ */
+@Configuration
+@Import({
+	JpaR4Config.class,
+	HapiJpaConfig.class,
+	JpaBatch2Config.class,
+	Batch2JobsConfig.class,
+	SubscriptionChannelConfig.class,
+	ThreadPoolFactoryConfig.class
+})
+public class JpaServerConfig {
+
+	/**
+	 * HAPI's defaults, spelled out where a Synthea load depends on them: client ids that are
+	 * alphanumeric, conditional references resolved in transactions, no placeholder targets.
+	 */
+	@Bean
+	public JpaStorageSettings jpaStorageSettings() {
+		JpaStorageSettings settings = new JpaStorageSettings();
+		settings.setResourceClientIdStrategy(JpaStorageSettings.ClientIdStrategyEnum.ALPHANUMERIC);
+		settings.setAllowInlineMatchUrlReferences(true);
+		settings.setAutoCreatePlaceholderReferenceTargets(false);
+		settings.setAllowMultipleDelete(false);
+		settings.setAdvancedHSearchIndexing(false);
+		return settings;
+	}
+
+	@Bean
+	public PartitionSettings partitionSettings() {
+		return new PartitionSettings();
+	}
+
+	/** No channel types: subscriptions stay off. */
+	@Bean
+	public SubscriptionSettings subscriptionSettings() {
+		return new SubscriptionSettings();
+	}
+
+	@Primary
+	@Bean
+	public LocalContainerEntityManagerFactoryBean entityManagerFactory(
+			ConfigurableListableBeanFactory beanFactory,
+			FhirContext fhirContext,
+			JpaStorageSettings storageSettings,
+			DataSource dataSource) {
+		LocalContainerEntityManagerFactoryBean factory =
+				HapiEntityManagerFactoryUtil.newEntityManagerFactory(beanFactory, fhirContext, storageSettings);
+		Map<String, Object> properties = new HashMap<>();
+		properties.put(AvailableSettings.DIALECT, HapiFhirH2Dialect.class.getName());
+		properties.put(AvailableSettings.HBM2DDL_AUTO, "update");
+		properties.put(AvailableSettings.SCANNER, "org.hibernate.boot.archive.scan.internal.DisabledScanner");
+		properties.put(AvailableSettings.IMPLICIT_NAMING_STRATEGY, SpringImplicitNamingStrategy.class.getName());
+		properties.put(
+				AvailableSettings.PHYSICAL_NAMING_STRATEGY, CamelCaseToUnderscoresNamingStrategy.class.getName());
+		properties.put(AvailableSettings.STATEMENT_BATCH_SIZE, "20");
+		properties.put(AvailableSettings.USE_QUERY_CACHE, "false");
+		properties.put(AvailableSettings.USE_SECOND_LEVEL_CACHE, "false");
+		properties.put(AvailableSettings.FORMAT_SQL, "false");
+		properties.put(AvailableSettings.SHOW_SQL, "false");
+		properties.put(HibernateOrmMapperSettings.ENABLED, "false");
+		factory.setPersistenceUnitName("HAPI_PU");
+		factory.setJpaPropertyMap(properties);
+		factory.setDataSource(dataSource);
+		return factory;
+	}
+
+	@Primary
+	@Bean
+	public JpaTransactionManager transactionManager(EntityManagerFactory entityManagerFactory) {
+		return new JpaTransactionManager(entityManagerFactory);
+	}
+}
