@@ -1,10 +1,15 @@
 """Rendering search predicates as SQL over the ``resources`` and ``entries`` tables.
 
 The same predicate tree that ``search/match.py`` evaluates in memory (one behaviour on
-every store) becomes a ``WHERE`` clause on ``resources r``: an ``Entry`` is a semi-join,
-``r.id IN (SELECT res FROM entries WHERE p = ? AND …)``, whose conditions all hold on one
-row (one index entry), served by the B-tree index on ``(p, column)`` that its most
-selective condition names. ``Field`` conditions read columns of ``r``.
+every store) becomes a condition on one row of ``resources r``: an ``Entry`` is
+``EXISTS (SELECT 1 FROM entries e WHERE e.res = r.id AND e.p = ? AND …)``, all its
+conditions on one row (one index entry), checked through the ``(res, p)`` index (named,
+as SQLite would otherwise pick a value index and read every entry with that value).
+``Field`` conditions read columns of ``r``. A predicate that index entries narrow also
+has a *driver*: ``SELECT e.res FROM entries e WHERE e.p = ? AND …``, the row ids of every
+resource it may admit, read from the B-tree index on ``(p, column)`` that its conditions
+name (a union for ``AnyOf``). The store starts a query from the most selective driver and
+checks the rest row by row (``search.py``).
 
 Most predicates render exactly. What SQL does not see (a composite's ordered components,
 kept only in the entry's JSON) renders as a necessary condition, and the result says it is
@@ -48,13 +53,16 @@ those that continue with this code point, which no text holds in practice)."""
 @dataclass
 class Sql:
     """A rendered condition: its text, its parameters, whether it is exact (else a
-    necessary condition only), and whether an ``entries`` index lookup narrows every row
-    it admits (then the store drives the query from it, ``search.py``)."""
+    necessary condition only), and its driver: a query of the row ids of every resource
+    it may admit, from the ``entries`` indexes (None when no index narrows it)."""
 
     text: str
     params: list[Any] = field(default_factory=list)
     exact: bool = True
-    indexed: bool = False
+    driver: Sql | None = None
+    covered: bool = False
+    """Whether the driver admits exactly the rows this condition admits (then a query
+    driven by it need not check the condition again)."""
 
 
 TRUE = Sql("1", exact=False)
@@ -67,7 +75,7 @@ def where(predicate: Predicate) -> Sql:
     if isinstance(predicate, Fragment):
         found = _entry(predicate.code, predicate.conds)
         if predicate.parts:
-            found.exact = False
+            found.exact = found.covered = False
         return found
     if isinstance(predicate, Field):
         return _field(predicate.cond)
@@ -83,25 +91,36 @@ def where(predicate: Predicate) -> Sql:
     raise TypeError(f"not a predicate: {predicate!r}")
 
 
-def where_all(predicates: tuple[Predicate, ...]) -> Sql:
-    return _joined([where(p) for p in predicates], " AND ", "1")
+def join_all(parts: list[Sql]) -> Sql:
+    """Rendered conditions that must all hold."""
+    return _joined(parts, " AND ", "1")
 
 
 def _joined(parts: list[Sql], operator: str, empty: str) -> Sql:
     """``parts`` joined by ``operator`` (" AND " or " OR "); ``empty`` when there are none.
     A part that narrows nothing (``TRUE``) makes an OR narrow nothing and drops out of an
-    AND, which is then a necessary condition only."""
+    AND, which is then a necessary condition only. An AND is driven by any part's driver,
+    an OR by the union of all of theirs."""
     exact = all(p.exact for p in parts)
     if operator == " OR " and any(p is TRUE for p in parts):
         return TRUE
     parts = [p for p in parts if p is not TRUE]
     if not parts:
         return Sql(empty, exact=exact)
-    indexed = (any if operator == " AND " else all)(p.indexed for p in parts)
     if len(parts) == 1:
-        return Sql(parts[0].text, parts[0].params, exact, indexed)
+        only = parts[0]
+        return Sql(only.text, only.params, exact, only.driver, only.covered and exact)
+    drivers = [p.driver for p in parts if p.driver is not None]
+    driver: Sql | None = None
+    covered = False
+    if operator == " AND " and drivers:
+        driver = drivers[0]
+    elif operator == " OR " and len(drivers) == len(parts):
+        union = " UNION ALL ".join(d.text for d in drivers)
+        driver = Sql(union, [value for d in drivers for value in d.params])
+        covered = all(p.covered for p in parts)
     params = [value for p in parts for value in p.params]
-    return Sql(operator.join(f"({p.text})" for p in parts), params, exact, indexed)
+    return Sql(operator.join(f"({p.text})" for p in parts), params, exact, driver, covered)
 
 
 def _entry(code: str, conds: tuple[Cond, ...]) -> Sql:
@@ -120,7 +139,11 @@ def _entry(code: str, conds: tuple[Cond, ...]) -> Sql:
         params += rendered.params
         exact = exact and rendered.exact
     clause = " AND ".join(terms) or "1"
-    return Sql(f"r.id IN (SELECT e.res FROM entries e WHERE {clause})", params, exact, True)
+    driver = Sql(f"SELECT e.res FROM entries e WHERE {clause}", params)
+    check = (
+        f"EXISTS (SELECT 1 FROM entries e INDEXED BY entries_res_p WHERE e.res = r.id AND {clause})"
+    )
+    return Sql(check, list(params), exact, driver, covered=exact)
 
 
 def _implied(conds: tuple[Cond, ...]) -> list[Cond]:

@@ -56,7 +56,7 @@ CREATE TABLE IF NOT EXISTS entries (
     k TEXT,
     "s", "c", "v", "x", "t", "ot", "r", "is", "iv", "lo", "hi", "u"
 );
-CREATE INDEX IF NOT EXISTS entries_res ON entries (res);
+CREATE INDEX IF NOT EXISTS entries_res_p ON entries (res, p);
 CREATE INDEX IF NOT EXISTS entries_p ON entries (p, res);
 CREATE INDEX IF NOT EXISTS entries_token ON entries (p, "c", "s") WHERE "c" IS NOT NULL;
 CREATE INDEX IF NOT EXISTS entries_value ON entries (p, "v") WHERE "v" IS NOT NULL;

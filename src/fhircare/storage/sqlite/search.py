@@ -26,7 +26,7 @@ from fhircare.storage.sqlite.codec import (
     parse_instant,
     sql_value,
 )
-from fhircare.storage.sqlite.compile import Sql, where_all
+from fhircare.storage.sqlite.compile import Sql, join_all, where
 from fhircare.storage.sqlite.database import Database
 from fhircare.storage.sqlite.rows import VERSION_COLUMNS, to_stored
 
@@ -44,9 +44,36 @@ class Statement:
     condition: Sql
     order: str
     columns: list[str]
+    driven: bool = False
+    """Whether the rows come from a driver's index lookups (by row id)."""
 
 
-def statement(query: SearchQuery) -> Statement:
+PROBE_LIMIT = 1000
+"""How many row ids of a driver a probe counts at most: enough to tell a selective
+condition from an unselective one, cheap either way."""
+
+
+def choose_driver(connection: sqlite3.Connection, parts: list[Sql]) -> int | None:
+    """The position of the part whose driver admits the fewest rows (each counted up to
+    ``PROBE_LIMIT`` from its index), None when no part has one: SQLite cannot know that
+    ``patient=`` admits ten rows and ``status=`` a hundred thousand, so it is asked."""
+    driven = [i for i, part in enumerate(parts) if part.driver is not None]
+    if len(driven) < 2:
+        return driven[0] if driven else None
+
+    def admitted(i: int) -> int:
+        driver = parts[i].driver
+        assert driver is not None
+        probe = f"SELECT count(*) FROM ({driver.text} LIMIT {PROBE_LIMIT})"
+        return int(connection.execute(probe, driver.params).fetchone()[0])
+
+    return min(driven, key=admitted)
+
+
+def statement(connection: sqlite3.Connection, query: SearchQuery) -> Statement:
+    """The SQL of ``query``: driven by its most selective indexed predicate, which is
+    then checked no further where its driver is exact; every other predicate is checked
+    on each row the driver gives."""
     joins: list[str] = []
     join_params: list[Any] = []
     order: list[str] = []
@@ -61,15 +88,27 @@ def statement(query: SearchQuery) -> Statement:
         join_params.append(field_name(key.code))
         order += [f"{column} IS NULL", f"{column} DESC" if key.descending else column]
     order.append("r.key")
-    condition = where_all(query.predicates)
-    # Where an index entry narrows the rows, the unary + keeps SQLite from walking the
-    # type's rows by another index instead: it looks the few matches up by row id.
-    on_type = "+r.type = ?" if condition.indexed else "r.type = ?"
-    live = "r.body IS NOT NULL" + ("" if query.resource_type is None else f" AND {on_type}")
-    params = [] if query.resource_type is None else [query.resource_type]
-    text = f"{live} AND ({condition.text})"
-    full = Sql(text, params + condition.params, condition.exact, condition.indexed)
-    return Statement(" ".join(joins), join_params, full, ", ".join(order), columns)
+    parts = [where(p) for p in query.predicates]
+    chosen = choose_driver(connection, parts)
+    terms, params = [], []
+    if chosen is not None:
+        driver = parts[chosen].driver
+        assert driver is not None
+        terms.append(f"r.id IN ({driver.text})")
+        params += driver.params
+        if parts[chosen].covered:
+            parts = parts[:chosen] + parts[chosen + 1 :]
+    # Driven, the unary + keeps SQLite from walking the type's rows by another index
+    # instead of looking the driver's few row ids up.
+    terms.append("r.body IS NOT NULL")
+    if query.resource_type is not None:
+        terms.append("+r.type = ?" if chosen is not None else "r.type = ?")
+        params.append(query.resource_type)
+    condition = join_all(parts)
+    terms.append(f"({condition.text})")
+    full = Sql(" AND ".join(terms), params + condition.params, condition.exact)
+    driven = chosen is not None
+    return Statement(" ".join(joins), join_params, full, ", ".join(order), columns, driven)
 
 
 def _sort_column(i: int, key: SortKey) -> str:
@@ -110,14 +149,17 @@ class SqliteSearch:
     async def search(self, query: SearchQuery) -> list[StoredVersion]:
         if query.as_of is not None:
             return (await self.search_page(query)).versions
-        found = await self._db.read(lambda c: _matching(c, query, None, query.count))
+        found = await self._db.read(
+            lambda c: _matching(c, query, statement(c, query), None, query.count)
+        )
         return [version for version, _ in found]
 
     async def search_page(self, query: SearchQuery) -> SearchPage:
         def work(connection: sqlite3.Connection) -> SearchPage:
             as_of = watermark(connection) if query.as_of is None else query.as_of
-            found = _matching(connection, query, as_of, query.count)
-            found += _moved(connection, query, as_of)
+            sql = statement(connection, query)
+            found = _matching(connection, query, sql, as_of, query.count)
+            found += _moved(connection, query, sql, as_of)
             found.sort(key=lambda f: sort_key(query.sort)((f[1].values, f[1].key)))
             found = found[: query.count]
             return SearchPage([v for v, _ in found], [p for _, p in found], as_of)
@@ -127,11 +169,11 @@ class SqliteSearch:
     async def count(self, query: SearchQuery) -> int:
         def work(connection: sqlite3.Connection) -> int:
             unpaged = replace(query, after=None, sort=())
-            found = statement(unpaged)
+            found = statement(connection, unpaged)
             if found.condition.exact:
                 sql = f"SELECT count(*) FROM resources r WHERE {found.condition.text}"
                 return int(connection.execute(sql, found.condition.params).fetchone()[0])
-            return len(_matching(connection, unpaged, None, None))
+            return len(_matching(connection, unpaged, found, None, None))
 
         return await self._db.read(work)
 
@@ -142,11 +184,14 @@ def watermark(connection: sqlite3.Connection) -> int:
 
 
 def _matching(
-    connection: sqlite3.Connection, query: SearchQuery, as_of: int | None, limit: int | None
+    connection: sqlite3.Connection,
+    query: SearchQuery,
+    found_statement: Statement,
+    as_of: int | None,
+    limit: int | None,
 ) -> list[Found]:
     """Matches at or below ``as_of`` in ``query`` order after ``query.after``; SQL alone
     when it is exact, else growing batches of candidates checked by the matcher."""
-    found_statement = statement(query)
     exact = found_statement.condition.exact
     batch = limit if exact else (None if limit is None else max(100, 2 * limit))
     after = query.after
@@ -171,20 +216,41 @@ def _rows(
     after: Position | None,
     limit: int | None,
 ) -> list[Any]:
+    sql, params = page_sql(query, found, as_of, after, limit)
+    return connection.execute(sql, params).fetchall()
+
+
+def page_sql(
+    query: SearchQuery,
+    found: Statement,
+    as_of: int | None,
+    after: Position | None,
+    limit: int | None,
+) -> tuple[str, list[Any]]:
+    """The statement and parameters of one page of candidates (the benchmark runs it raw).
+    The page's row ids are sorted first and only then are their bodies read, so a sort
+    over many matches never carries their bodies; the index entries (``idx``) are read
+    only for the matcher, when the SQL is not exact."""
     condition = found.condition
     text, params = condition.text, list(condition.params)
     if as_of is not None:
-        text += f" AND {'+' if condition.indexed else ''}r.seq <= ?"
+        text += f" AND {'+' if found.driven else ''}r.seq <= ?"
         params.append(as_of)
     if after is not None:
         beyond = keyset(query, found.columns, after)
         text += f" AND ({beyond.text})"
         params += beyond.params
-    sql = f"SELECT {_SELECT} FROM resources r {found.joins} WHERE {text} ORDER BY {found.order}"
-    if limit is not None:
-        sql += " LIMIT ?"
-        params.append(limit)
-    return connection.execute(sql, [*found.join_params, *params]).fetchall()
+    columns = _SELECT if not condition.exact else _SELECT.replace("r.idx", "NULL")
+    where = f"WHERE {text} ORDER BY {found.order}"
+    if limit is None:
+        sql = f"SELECT {columns} FROM resources r {found.joins} {where}"
+        return sql, [*found.join_params, *params]
+    ids = f"SELECT r.id FROM resources r {found.joins} {where} LIMIT ?"
+    sql = (
+        f"SELECT {columns} FROM resources r {found.joins} WHERE r.id IN ({ids}) "
+        f"ORDER BY {found.order}"
+    )
+    return sql, [*found.join_params, *found.join_params, *params, limit]
 
 
 def _holds(query: SearchQuery, row: Any) -> bool:
@@ -200,10 +266,11 @@ def _found(query: SearchQuery, row: Any) -> Found:
     return version, Position(values, f"{version.resource_type}/{version.id}")
 
 
-def _moved(connection: sqlite3.Connection, query: SearchQuery, as_of: int) -> list[Found]:
+def _moved(
+    connection: sqlite3.Connection, query: SearchQuery, found: Statement, as_of: int
+) -> list[Found]:
     """Matches written after ``as_of``, each placed where its version current at ``as_of``
     stood; those created (or recreated) after ``as_of`` are left out."""
-    found = statement(query)
     sql = f"SELECT {_SELECT} FROM resources r WHERE {found.condition.text} AND r.seq > ?"
     rows = connection.execute(sql, [*found.condition.params, as_of]).fetchall()
     placed: list[Found] = []
