@@ -17,7 +17,7 @@ from fhircare.settings import Settings
 
 if TYPE_CHECKING:
     from fhircare.interactions.request import Context
-    from fhircare.loader import LoadReport
+    from fhircare.loader import LoadJournal, LoadReport
 
 app = typer.Typer(
     help="fhircare: a FHIR R4 care-coordination server on MongoDB.", no_args_is_help=True
@@ -69,11 +69,41 @@ def _exit_on_signal(signum: int, frame: object) -> None:
 
 
 @app.command()
-def load(paths: Annotated[list[Path], typer.Argument(help="Bundle files or folders.")]) -> None:
-    """Load FHIR bundles (idempotently) into the configured store."""
-    report = _load(Settings(), paths)
+def load(
+    paths: Annotated[list[Path], typer.Argument(help="Bundle files or folders.")],
+    restart: Annotated[
+        bool, typer.Option("--restart", help="Load every file again, even those loaded before.")
+    ] = False,
+) -> None:
+    """Load FHIR bundles into the configured store, one file at a time, resumably: a file
+    loaded before into this store is skipped (transaction bundles of POSTs, as Synthea
+    writes, would otherwise be created twice)."""
+    settings = Settings()
+    report = _load(settings, paths, resume=not restart)
+    if report.skipped_files:
+        err.print(
+            f"skipped: {report.skipped_files} files loaded into this store before "
+            "(--restart loads them again)"
+        )
     if report.errors:
         raise typer.Exit(1)
+
+
+def _journal(settings: Settings) -> LoadJournal:
+    """The record of the files loaded into the configured store, in the var folder: one per
+    store (the SQLite file, by path and inode, or the MongoDB URI and database)."""
+    import hashlib
+
+    from fhircare.loader import LoadJournal
+
+    if settings.uses_sqlite:
+        path = settings.effective_sqlite_path().resolve()
+        inode = path.stat().st_ino if path.exists() else 0
+        identity = f"sqlite:{path}:{inode}"
+    else:
+        identity = f"{settings.effective_mongodb_uri()}|{settings.database}"
+    name = hashlib.sha256(identity.encode()).hexdigest()[:16]
+    return LoadJournal(settings.var_dir / "load" / f"{name}.loaded")
 
 
 @app.command()
@@ -148,17 +178,19 @@ def db_build() -> None:
     print(build(Settings().var_dir))
 
 
-def _load(settings: Settings, paths: list[Path]) -> LoadReport:
+def _load(settings: Settings, paths: list[Path], resume: bool = False) -> LoadReport:
     from fhircare.loader import load as load_bundles
 
     async def run() -> LoadReport:
         async with _opened_context(settings) as context:
-            with _progress("loading") as progress:
-                return await load_bundles(context, paths, progress)
+            journal = _journal(settings) if resume else None  # the store exists now
+            with _progress("loading files") as progress:
+                return await load_bundles(context, paths, progress, journal)
 
     report = asyncio.run(run())
     summary = ", ".join(f"{n} {what}" for what, n in sorted(report.counts.items())) or "nothing"
-    err.print(f"loaded: {summary}")
+    rate = f"{report.entries} entries in {report.seconds:.1f}s, {report.per_second:,.0f}/s"
+    err.print(f"loaded: {summary} ({rate})")
     for line in report.errors:
         err.print(f"[red]error[/red] {line}")
     return report

@@ -6,7 +6,9 @@ or start first, and SIGTERM stops it.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -43,27 +45,64 @@ def test_help_lists_the_commands() -> None:
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "mongo"])
-def test_load_is_idempotent_and_reports(
+def test_load_resumes_is_idempotent_and_reports(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     database = f"cli_{uuid.uuid4().hex[:8]}"
+    env = {"FHIRCARE_VAR_DIR": str(tmp_path / "var")}
     if kind == "sqlite":
-        env = {"MONGODB_URI": "", "FHIRCARE_SQLITE_PATH": str(tmp_path / "cli.sqlite3")}
+        env |= {"MONGODB_URI": "", "FHIRCARE_SQLITE_PATH": str(tmp_path / "cli.sqlite3")}
     else:
-        mongo_uri = request.getfixturevalue("mongo_uri")
-        env = {"MONGODB_URI": mongo_uri, "FHIRCARE_DATABASE": database}
+        env |= {"MONGODB_URI": request.getfixturevalue("mongo_uri"), "FHIRCARE_DATABASE": database}
     try:
         first = run_cli("load", "examples", env=env)
         assert first.returncode == 0, first.stderr
         assert "created" in first.stderr and "failed" not in first.stderr
-        second = run_cli("load", "examples", env=env)
-        assert second.returncode == 0 and "unchanged" in second.stderr
-        assert "created" not in second.stderr
+        assert re.search(r"\d+ entries in [\d.]+s, [\d,]+/s", first.stderr), first.stderr
+        resumed = run_cli("load", "examples", env=env)
+        assert resumed.returncode == 0 and "skipped: 6 files" in resumed.stderr, resumed.stderr
+        assert "created" not in resumed.stderr
+        again = run_cli("load", "examples", "--restart", env=env)
+        assert again.returncode == 0 and "unchanged" in again.stderr
+        assert "created" not in again.stderr
         bad = run_cli("load", "pyproject.toml", env=env)
         assert bad.returncode != 0
     finally:
         if kind == "mongo":
             MongoClient(env["MONGODB_URI"]).drop_database(database)
+
+
+def test_load_reports_bad_files_and_entries_and_loads_the_rest(tmp_path: Path) -> None:
+    folder = tmp_path / "bundles"
+    folder.mkdir()
+    (folder / "a-broken.json").write_text('{"resourceType": "Bundle", "entry": [')
+    patient = {"resourceType": "Patient", "identifier": [{"system": "urn:t", "value": "1"}]}
+    batch = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {"resource": patient, "request": {"method": "POST", "url": "Patient",
+                                              "ifNoneExist": "identifier=urn:t|1"}},
+            {"resource": {"resourceType": "Patient", "gender": "sometimes"},
+             "request": {"method": "POST", "url": "Patient"}},
+        ],
+    }  # fmt: skip
+    (folder / "b-batch.json").write_text(json.dumps(batch))
+    (folder / "c-patient.json").write_text(json.dumps({"resourceType": "Patient", "id": "c"}))
+    env = {
+        "MONGODB_URI": "",
+        "FHIRCARE_SQLITE_PATH": str(tmp_path / "bad.sqlite3"),
+        "FHIRCARE_VAR_DIR": str(tmp_path / "var"),
+    }
+    result = run_cli("load", str(folder), env=env)
+    assert result.returncode == 1
+    assert "a-broken.json" in result.stderr
+    assert "b-batch.json entry[1] Patient/(new)" in result.stderr
+    assert "Patient.gender" in result.stderr
+    assert "2 created" in result.stderr and "1 failed" in result.stderr, result.stderr
+    again = run_cli("load", str(folder), "--restart", env=env)
+    # the batch's conditional create matched; the plain resource was PUT unchanged
+    assert "1 failed, 2 unchanged" in again.stderr, again.stderr
 
 
 def test_serve_runs_on_the_sqlite_file_with_nothing_built(tmp_path: Path) -> None:

@@ -487,7 +487,7 @@ async def test_load_applies_a_transaction_file_whole(store: ResourceStore, tmp_p
     context = Context(store)
     steps: list[tuple[int, int]] = []
     report = await load(context, [path], lambda done, total: steps.append((done, total)))
-    assert report.counts == {"failed": 2} and steps == [(2, 2)]
+    assert report.counts == {"failed": 2} and steps == [(1, 1)]  # progress counts files
     assert "Bundle.entry[1] (PUT Goal/l-goal)" in report.errors[0]
     assert "lifecycleStatus" in report.errors[0]
     assert await store.read("Patient", "l-1") is None  # the valid entry did not land either
