@@ -82,7 +82,9 @@ def scans(path: Path, sql: str) -> list[str]:
     bad = []
     correlated = False
     for line in plan(path, sql):
-        if re.match(r"SCAN (e|r|entries|resources)\b", line) or (re.match(r"SEARCH r\b", line) and not ROWS_BY_KEY.search(line)):
+        if re.match(r"SCAN (e|r|entries|resources)\b", line) or (
+            re.match(r"SEARCH r\b", line) and not ROWS_BY_KEY.search(line)
+        ):
             bad.append(line)
         elif correlated and re.match(r"SEARCH e\b", line) and "entries_res_p (res=?" not in line:
             bad.append(f"{line} (checking one resource)")

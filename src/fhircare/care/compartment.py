@@ -11,9 +11,9 @@ one system-level ``SearchQuery`` with one branch per type::
 so a page costs one query however many types there are, and it pages with the store's
 exact keyset paging (key order, ``Type/id``) as a search does. The branches read only the
 index entries written with each resource, so the compartment is that of the types fhircare
-indexes (``search/data/patient-compartment.json``); a resource of another R4 compartment
-type (a MedicationRequest) is stored without index entries and appears only when a listed
-resource refers to it, as a supporting resource. Without a patient (type-level
+indexes (``search/data/patient-compartment.json``); a resource of an R4 compartment type
+fhircare does not index (a NutritionOrder) is stored without index entries and appears
+only when a listed resource refers to it, as a supporting resource. Without a patient (type-level
 ``Patient/$everything``) a branch asks for a reference to any ``Patient/``, plus every
 Patient.
 
@@ -21,8 +21,9 @@ Optional filters (``Scope``):
 
 - ``types``: only the branches of these types.
 - care dates (``start``/``end``): a resource of a type R4's clinical-date parameter covers
-  (http://hl7.org/fhir/SearchParameter/clinical-date; of fhircare's types CarePlan,
-  CareTeam, Consent, Encounter and Observation) is kept when that date overlaps
+  (http://hl7.org/fhir/SearchParameter/clinical-date; of fhircare's types
+  AllergyIntolerance, CarePlan, CareTeam, Consent, DiagnosticReport, Encounter,
+  Immunization, Observation and Procedure) is kept when that date overlaps
   [start, end], and left out when it has none, as a search on it would. Other types have
   no care date in R4 and are not filtered by these (Blaze does the same).
 - ``since``: ``meta.lastUpdated`` at or after it, on every type.

@@ -43,34 +43,48 @@ from fhircare.search.fhirpath import (
 
 log = logging.getLogger(__name__)
 
-# The care-coordination resource types fhircare indexes.
+# The resource types fhircare indexes: the care-coordination types, and the clinical and
+# financial records around them that EHR exports such as Synthea's patient bundles hold
+# (every type of those in the Patient compartment, so Patient/$everything finds them).
 SUPPORTED_TYPES = frozenset(
     (
         "ActivityDefinition",
+        "AllergyIntolerance",
         "Appointment",
         "AuditEvent",
         "CarePlan",
         "CareTeam",
+        "Claim",
         "Communication",
         "CommunicationRequest",
         "Condition",
         "Consent",
+        "Device",
+        "DiagnosticReport",
         "DocumentReference",
         "Encounter",
+        "ExplanationOfBenefit",
         "Goal",
         "HealthcareService",
+        "ImagingStudy",
+        "Immunization",
         "Location",
+        "Medication",
+        "MedicationAdministration",
+        "MedicationRequest",
         "Observation",
         "Organization",
         "Patient",
         "PlanDefinition",
         "Practitioner",
         "PractitionerRole",
+        "Procedure",
         "Provenance",
         "Questionnaire",
         "QuestionnaireResponse",
         "RelatedPerson",
         "ServiceRequest",
+        "SupplyDelivery",
         "Task",
     )
 )

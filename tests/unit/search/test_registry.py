@@ -186,7 +186,10 @@ def test_parameter_facts(registry: SearchParamRegistry) -> None:
     date = registry.get("Observation", "date")
     assert date is not None
     assert date.comparators == ("eq", "ne", "gt", "ge", "lt", "le", "sa", "eb", "ap")
-    assert set(date.base) == {"CarePlan", "CareTeam", "Consent", "Encounter", "Observation"}
+    assert set(date.base) == {
+        "AllergyIntolerance", "CarePlan", "CareTeam", "Consent", "DiagnosticReport", "Encounter",
+        "Immunization", "Observation", "Procedure",
+    }  # fmt: skip
     quantity = registry.get("Observation", "code-value-quantity")
     assert quantity is not None
     assert quantity.type == "composite"
