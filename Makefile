@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 PYTHON ?= python3
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: serve test test-long lint bench db clean
+.PHONY: serve test test-long lint bench bench-mongo db clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,10 +37,17 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src bench
 
-## the performance table at 10,000 and 100,000 resources, over HTTP beside raw pymongo (about
-## an hour on FerretDB with 2 CPUs: see the scan policy in bench/plan.py), also saved under
-## bench/results/
+## the performance tables of the embedded SQLite store: the synthetic rows at 10k, 100k and
+## 1M resources beside raw sqlite3, then Synthea patients loaded and queried on HAPI FHIR
+## 8.8.0 and on fhircare, one server at a time (Java 17 and Maven build HAPI and fetch
+## Synthea once into var/); saved under bench/results/
 bench: $(STAMP)
+	$(BIN)/python -m bench.sqlite --sizes 10000,100000,1000000
+	$(BIN)/python -m bench.realistic --patients 20 --start hapi --start sqlite
+
+## the MongoDB store's tables on FerretDB (or MONGODB_URI), beside raw pymongo: about an hour
+## on FerretDB with 2 CPUs (see the scan policy in bench/plan.py)
+bench-mongo: $(STAMP)
 	$(BIN)/fhircare db build
 	$(BIN)/python -m bench
 

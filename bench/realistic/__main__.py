@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from bench.realistic import checks, load, queries
+from bench.realistic import checks, load, queries, servers
 from bench.realistic.data import COUNTED, PatientFacts, expected_counts, patient_facts
 from bench.realistic.params import EVERYTHING_COUNT, Pick, picks
 from bench.realistic.report import Run, ServerResult, problems, render, to_json
@@ -64,8 +64,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--server",
         type=server,
         action="append",
-        required=True,
-        help="LABEL=BASE_URL, repeatable; the first is the reference of the ratios",
+        default=[],
+        help="LABEL=BASE_URL of a running server, repeatable; the first is the reference",
+    )
+    parser.add_argument(
+        "--start",
+        action="append",
+        default=[],
+        choices=servers.KINDS,
+        help="start this server for its turn and stop it after (fresh and empty), "
+        "repeatable, after the --server ones in order: hapi, sqlite, ferretdb",
     )
     parser.add_argument("--reps", type=int, default=5, help="timed calls per query (default 5)")
     parser.add_argument(
@@ -97,8 +105,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     labels = [label for label, _ in args.server]
-    if len(set(labels)) != len(labels):
-        parser.error("each --server needs a label of its own")
+    if len(set(labels)) != len(labels) or len(set(args.start)) != len(args.start):
+        parser.error("each --server needs a label of its own, and each --start a kind")
+    if not args.server and not args.start:
+        parser.error("name a --server or --start one")
     if min(args.reps, args.reads, args.patients, args.everything_count) < 1:
         parser.error("--patients, --reps, --reads and --everything-count must be at least 1")
     return args
@@ -154,7 +164,8 @@ async def measure_server(
         base_url=base_url,
         limits=limits,
         timeout=httpx.Timeout(QUERY_TIMEOUT, connect=10.0),
-        headers={"Accept": load.FHIR_JSON},
+        # no-cache: HAPI would answer a repeated search from its 60 s search cache
+        headers={"Accept": load.FHIR_JSON, "Cache-Control": "no-cache"},
     ) as http:
         result.software = await software(http)
         say(f"{label}: {result.software} at {base_url}")
@@ -191,17 +202,21 @@ async def main_async(args: argparse.Namespace) -> int:
     say(describe(data))
     facts, expected = await asyncio.to_thread(read_bundles, data)
     chosen = picks(facts, args.reps + 1, args.seed)
-    servers = [
+    results = [
         await measure_server(args, label, url, data, chosen[:-1], chosen[-1])
         for label, url in args.server
     ]
+    for kind in args.start:
+        say(f"starting {kind}")
+        with servers.started(kind, args.var_dir) as (label, url):
+            results.append(await measure_server(args, label, url, data, chosen[:-1], chosen[-1]))
     now = datetime.now(UTC)
     run = Run(
         timestamp=now.isoformat(timespec="seconds"),
         command=command_line(),
         data=data,
         expected=expected,
-        servers=servers,
+        servers=results,
         reps=args.reps,
         reads=args.reads,
         seed=args.seed,

@@ -1,0 +1,49 @@
+"""The servers ``--start`` names, each started for its turn and stopped after it, so one
+server at a time has the machine: ``hapi`` (HAPI FHIR JPA 8.8.0 on H2, ``bench/hapi``),
+``sqlite`` (fhircare on its embedded SQLite store) and ``ferretdb`` (fhircare on the
+MongoDB store over FerretDB v1.24.2, or over ``MONGODB_URI`` when set). Each gets a fresh
+data folder under ``var/bench/``, so it starts empty."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from bench.hapi_server import HapiServer
+from bench.servers import FhircareServer, mongo_store
+from fhircare.storage.mongo.ferretdb import free_port
+
+KINDS = ("hapi", "sqlite", "ferretdb")
+
+
+@contextmanager
+def started(kind: str, var_dir: Path) -> Iterator[tuple[str, str]]:
+    """(label, base URL) of a fresh server of ``kind``, stopped on exit."""
+    run_dir = var_dir / "bench" / f"realistic-{kind}-{uuid.uuid4().hex[:8]}"
+    run_dir.mkdir(parents=True)
+    if kind == "hapi":
+        hapi = HapiServer(var_dir, run_dir / "hapi", free_port()).start()
+        try:
+            yield "HAPI (H2)", hapi.base_url
+        finally:
+            hapi.stop()
+    elif kind == "sqlite":
+        path = (run_dir / "fhircare.sqlite3").resolve()
+        with _fhircare(str(path), run_dir) as base_url:
+            yield "fhircare SQLite", base_url
+    elif kind == "ferretdb":
+        with mongo_store(run_dir) as (uri, _), _fhircare(uri, run_dir) as base_url:
+            yield "fhircare FerretDB", base_url
+    else:
+        raise ValueError(f"unknown server {kind}; one of {', '.join(KINDS)}")
+
+
+@contextmanager
+def _fhircare(store: str, run_dir: Path) -> Iterator[str]:
+    server = FhircareServer(store, "realistic", 1, run_dir / "server.log").start()
+    try:
+        yield server.base_url
+    finally:
+        server.stop()
