@@ -173,9 +173,16 @@ def _is_id_suffix(value: Any) -> bool:
 
 def _field(cond: Cond) -> Sql:
     column = _RESOURCE_COLUMNS.get(cond.field)
-    if column is None:
+    rendered = None if column is None else _compare(column, cond)
+    if rendered is None:
         return TRUE
-    return _compare(column, cond) or TRUE
+    if cond.field == ID_FIELD and cond.op in ("eq", "in"):
+        # ``_id``: the resources of those ids, from the index on ``rid``
+        ids = _compare("rid", cond)
+        assert ids is not None
+        rendered.driver = Sql(f"SELECT id FROM resources WHERE {ids.text}", ids.params)
+        rendered.covered = True
+    return rendered
 
 
 def _compare(column: str, cond: Cond) -> Sql | None:

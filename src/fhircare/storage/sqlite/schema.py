@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS resources (
 );
 CREATE INDEX IF NOT EXISTS resources_type_key ON resources (type, key);
 CREATE INDEX IF NOT EXISTS resources_seq ON resources (seq);
+CREATE INDEX IF NOT EXISTS resources_rid ON resources (rid);
 CREATE INDEX IF NOT EXISTS resources_type_updated ON resources (type, last_updated);
 
 CREATE TABLE IF NOT EXISTS history (
