@@ -26,6 +26,7 @@ from fhircare.search.indexer import Indexer
 from fhircare.search.registry import default_registry
 from fhircare.storage.protocol import Write
 from fhircare.storage.sqlite import rows
+from fhircare.storage.sqlite.database import in_transaction
 
 T = TypeVar("T")
 
@@ -65,15 +66,7 @@ class RawSqlite:
         """``work`` in one transaction on a pool thread."""
 
         def transaction() -> T:
-            connection = self._connection()
-            connection.execute(f"BEGIN {mode}")
-            try:
-                result = work(connection)
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
-            return result
+            return in_transaction(self._connection(), work, mode)
 
         return await asyncio.get_running_loop().run_in_executor(self._pool, transaction)
 

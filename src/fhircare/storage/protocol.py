@@ -95,6 +95,18 @@ class StoredVersion:
     def deleted(self) -> bool:
         return self.body is None
 
+    def reindexed(self, index: tuple[dict[str, Any], ...]) -> Write:
+        """This version as a write with other index entries (what ``replace_index`` sets)."""
+        return Write(
+            self.resource_type,
+            self.id,
+            self.version,
+            self.last_updated,
+            self.method,
+            self.body,
+            index,
+        )
+
 
 @dataclass(frozen=True)
 class HistoryQuery:

@@ -204,15 +204,7 @@ class JournaledWrites:
         self, version: StoredVersion, index: tuple[dict[str, Any], ...]
     ) -> bool:
         # the fields a commit of ``version`` with ``index`` would set, but for the version's own
-        write = Write(
-            version.resource_type,
-            version.id,
-            version.version,
-            version.last_updated,
-            version.method,
-            version.body,
-            index,
-        )
+        write = version.reindexed(index)
         fields = {
             k: v
             for k, v in version_document(write, version.seq).items()

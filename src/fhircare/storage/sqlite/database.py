@@ -31,6 +31,18 @@ Work = Callable[[sqlite3.Connection], T]
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 
+def in_transaction(connection: sqlite3.Connection, work: Work[T], mode: str = "DEFERRED") -> T:
+    """``work(connection)`` between ``BEGIN mode`` and ``COMMIT``; rolled back if it fails."""
+    connection.execute(f"BEGIN {mode}")
+    try:
+        result = work(connection)
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+    return result
+
+
 class Database:
     """The connections of one process to one database file."""
 
@@ -101,17 +113,6 @@ class Database:
             for connection in self._connections:
                 connection.set_trace_callback(callback)
 
-    @staticmethod
-    def _run_in_transaction(connection: sqlite3.Connection, work: Work[T], mode: str) -> T:
-        connection.execute(f"BEGIN {mode}")
-        try:
-            result = work(connection)
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
-        return result
-
     async def write(self, work: Work[T]) -> T:
         """``work`` in one write transaction on the writer thread: all of it or none."""
         assert self._writer is not None, "the store is not open"
@@ -119,7 +120,7 @@ class Database:
         return await loop.run_in_executor(self._writer, self._write_now, work)
 
     def _write_now(self, work: Work[T]) -> T:
-        return self._run_in_transaction(self._connection(), work, "IMMEDIATE")
+        return in_transaction(self._connection(), work, "IMMEDIATE")
 
     async def read(self, work: Work[T]) -> T:
         """``work`` in one read transaction (one snapshot) on a reader thread."""
@@ -129,4 +130,4 @@ class Database:
 
     def read_now(self, work: Work[T]) -> T:
         """``work`` in one read transaction on this thread (quick lookups only)."""
-        return self._run_in_transaction(self._connection(), work, "DEFERRED")
+        return in_transaction(self._connection(), work, "DEFERRED")

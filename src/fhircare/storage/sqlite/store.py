@@ -159,15 +159,7 @@ class SqliteStore(SqliteSearch):
     async def replace_index(
         self, version: StoredVersion, index: tuple[dict[str, Any], ...]
     ) -> bool:
-        rewritten = Write(
-            version.resource_type,
-            version.id,
-            version.version,
-            version.last_updated,
-            version.method,
-            version.body,
-            index,
-        )
+        rewritten = version.reindexed(index)
 
         def work(connection: sqlite3.Connection) -> bool:
             row = connection.execute(
