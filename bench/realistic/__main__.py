@@ -208,8 +208,10 @@ async def main_async(args: argparse.Namespace) -> int:
     ]
     for kind in args.start:
         say(f"starting {kind}")
-        with servers.started(kind, args.var_dir) as (label, url):
-            results.append(await measure_server(args, label, url, data, chosen[:-1], chosen[-1]))
+        with servers.started(kind, args.var_dir) as (label, url, peak_memory):
+            result = await measure_server(args, label, url, data, chosen[:-1], chosen[-1])
+            result.peak_memory_kib = peak_memory()
+            results.append(result)
     now = datetime.now(UTC)
     run = Run(
         timestamp=now.isoformat(timespec="seconds"),

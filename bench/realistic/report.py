@@ -21,6 +21,7 @@ from bench.realistic.tables import (
     match_differences,
     measured_table,
 )
+from bench.report import fmt_kib
 from bench.synthea import SyntheaData, describe
 
 ROW_NAMES = [
@@ -43,6 +44,8 @@ class ServerResult:
     loads: list[BundleLoad] = field(default_factory=list)
     queries: dict[str, Measured] = field(default_factory=dict)
     reads: dict[str, Measured] = field(default_factory=dict)
+    peak_memory_kib: int | None = None
+    """The server's peak resident memory over its turn (for a server the bench started)."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,9 @@ def render(run: Run) -> str:
                 "read", labels, read_names, {s.label: s.reads for s in run.servers}, READ_FIELDS
             ),
             "",
+            "peak resident memory of each server over its turn (load, queries, reads): "
+            + ", ".join(f"{s.label} {fmt_kib(s.peak_memory_kib)}" for s in run.servers),
+            "",
             f"the requests ({labels[0]}'s ids):",
             *(
                 f"  {name}: {reference.queries[name].example}"
@@ -157,6 +163,7 @@ def to_json(run: Run) -> dict[str, Any]:
                 "software": s.software,
                 "counts_before": s.before,
                 "counts_after": s.after,
+                "peak_memory_kib": s.peak_memory_kib,
                 "loads": [asdict(b) | {"ok": b.ok} for b in s.loads],
                 "load_summary": asdict(summarize(s.loads))
                 | {"entries_per_second": summarize(s.loads).entries_per_second},

@@ -379,6 +379,7 @@ def test_render_lists_each_server_and_the_problems(tmp_path: Path) -> None:
             {"Organization": 0},
             [failed],
             {name: measured([15.0], [0])},
+            peak_memory_kib=2048,
         ),
     ]
     run = Run("now", "cmd", data, expected, servers, reps=1, reads=1, seed=1, concurrency=[1])
@@ -390,4 +391,6 @@ def test_render_lists_each_server_and_the_problems(tmp_path: Path) -> None:
     text = render(run)
     assert "reference: hapi" in text
     assert cells(text, name)[-1] == "3.0x"
+    assert "hapi n/a, mine 2.0 MiB" in text  # peak memory, where the bench started the server
     assert to_json(run)["problems"] == found
+    assert to_json(run)["servers"]["mine"]["peak_memory_kib"] == 2048
