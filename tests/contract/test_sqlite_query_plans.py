@@ -72,7 +72,11 @@ def plan(path: Path, sql: str) -> list[str]:
         return [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}")]
 
 
-ROWS_BY_KEY = re.compile(r"INTEGER PRIMARY KEY \(rowid=\?\)|INDEX resources_seq \(seq>\?\)")
+ROWS_BY_KEY = re.compile(
+    r"INTEGER PRIMARY KEY \(rowid=\?\)"  # by row id
+    r"|INDEX sqlite_autoindex_resources_1 \(key=\?"  # by Type/id, the unique key
+    r"|INDEX resources_seq \(seq>\?\)"  # written since a page's watermark
+)
 
 
 def scans(path: Path, sql: str) -> list[str]:
@@ -130,6 +134,12 @@ async def test_identifier_lookup_and_conditional_writes_use_indexes(
         assert [e["resource"]["id"] for e in found["entry"]] == [patient]
 
     assert_indexed(store, await statements(store, by_id), "_id search")
+
+    async def reverse_chain() -> None:
+        query = {"_has:Task:patient:status": "requested", "name": pop.families[0]}
+        assert (await http.get("/Patient", params=query)).status_code == 200
+
+    assert_indexed(store, await statements(store, reverse_chain), "_has")
 
     async def conditional_create() -> None:
         body = {"resourceType": "Patient", "identifier": [{"system": MRN, "value": "new-1"}]}

@@ -1,8 +1,11 @@
-"""Chained parameters and ``_has``, resolved into plain reference predicates.
+"""Chained parameters and ``_has``: joins where the store runs them, else resolved first.
 
-https://hl7.org/fhir/R4/search.html#chaining and #has. The innermost search runs first;
-its matches become the reference values (or ids) of the search around it. The number of
-matches one hop may carry is a limit: past it the search is 400 ``too-costly``.
+https://hl7.org/fhir/R4/search.html#chaining and #has. A store that runs a hop as a join
+(``ResourceStore.joinable``: SQLite) gets it as one predicate (``Refers``,
+``ReferredBy``) and answers the whole search in one query, with no limit on how many
+resources a hop passes through. For the others the innermost search runs first and its
+matches become the reference values (or ids) of the search around it; the number of
+matches one hop may carry is a limit there: past it the search is 400 ``too-costly``.
 """
 
 from __future__ import annotations
@@ -13,7 +16,15 @@ from fhircare.fhir import errors, jsonio
 from fhircare.fhir.models import RESOURCE_TYPES
 from fhircare.interactions.request import Context
 from fhircare.search.indexer import Indexer
-from fhircare.search.predicates import Cond, Entry, Field, Predicate, predicate
+from fhircare.search.predicates import (
+    Cond,
+    Entry,
+    Field,
+    Predicate,
+    ReferredBy,
+    Refers,
+    predicate,
+)
 from fhircare.search.request import Clause, SearchRequest, Value
 from fhircare.storage.protocol import SearchQuery
 
@@ -91,6 +102,9 @@ async def _chain(context: Context, resource_type: str | None, clause: Clause) ->
         Clause(clause.code, clause.param_type, clause.modifier, clause.values)
     )
     for depth in range(len(hops) - 1, -1, -1):
+        if context.store.joinable(inner):
+            inner = Refers(hops[depth].code, tuple(types[depth + 1]), inner)
+            continue
         keys: list[str] = []
         for target in types[depth + 1]:
             keys += await _keys(context, target, inner)
@@ -108,6 +122,9 @@ async def _has(
     for depth in range(len(clause.has) - 1, -1, -1):
         hop = clause.has[depth]
         referrer_type = hop.resource_type
+        if context.store.joinable(inner):
+            inner = ReferredBy(referrer_type, hop.reference, inner)
+            continue
         matches = await context.store.search(
             SearchQuery(referrer_type, (inner,), context.limits.max_chain_matches + 1)
         )

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from fhircare.fhir import errors
+from fhircare.search.predicates import Predicate
 from fhircare.storage.protocol import (
     HistoryQuery,
     ResourceStore,
@@ -111,6 +112,9 @@ class StagedStore:
 
     async def count(self, query: SearchQuery) -> int:
         return await self._store.count(query)
+
+    def joinable(self, predicate: Predicate) -> bool:
+        return self._store.joinable(predicate)
 
     def iterate_current(
         self, resource_type: str | None, batch: int = 500

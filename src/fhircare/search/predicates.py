@@ -78,7 +78,31 @@ class Not:
     part: Predicate
 
 
-Predicate = Entry | Fragment | Field | AnyOf | AllOf | Not
+@dataclass(frozen=True)
+class Refers:
+    """One hop of a chain (https://hl7.org/fhir/R4/search.html#chaining): some index entry
+    of reference parameter ``code`` points at a current resource of one of ``types`` for
+    which ``inner`` holds. Only a store that runs it as a join is given one
+    (``ResourceStore.joinable``); for the others the hop is resolved to reference values
+    first (``interactions/search_chains.py``)."""
+
+    code: str
+    types: tuple[str, ...]
+    inner: Predicate
+
+
+@dataclass(frozen=True)
+class ReferredBy:
+    """One hop of ``_has`` (https://hl7.org/fhir/R4/search.html#has): some current resource
+    of ``resource_type`` for which ``inner`` holds has an index entry of reference parameter
+    ``code`` pointing at this resource. Given to stores as ``Refers`` is."""
+
+    resource_type: str
+    code: str
+    inner: Predicate
+
+
+Predicate = Entry | Fragment | Field | AnyOf | AllOf | Not | Refers | ReferredBy
 
 ID_FIELD = "rid"
 LAST_UPDATED_FIELD = "lastUpdated"

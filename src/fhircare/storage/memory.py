@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from fhircare.search.match import matches
+from fhircare.search.predicates import Predicate
 from fhircare.search.sort_values import compare, sort_key, sort_values, values_of
 from fhircare.storage.protocol import (
     HistoryQuery,
@@ -159,6 +160,9 @@ class MemoryStore:
 
     async def count(self, query: SearchQuery) -> int:
         return len(self._found(query))
+
+    def joinable(self, predicate: Predicate) -> bool:
+        return False  # the matcher reads one resource's entries; chains are resolved first
 
     def _live(self, resource_type: str | None) -> list[tuple[str, str]]:
         return [

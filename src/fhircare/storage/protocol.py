@@ -215,6 +215,11 @@ class ResourceStore(Protocol):
     async def count(self, query: SearchQuery) -> int:
         """How many current resources match, ignoring paging."""
 
+    def joinable(self, predicate: Predicate) -> bool:
+        """Whether this store runs a chain or ``_has`` hop around ``predicate`` itself, as a
+        join (``search.predicates.Refers``, ``ReferredBy``); when False, the caller resolves
+        the hop into reference values or ids first, with a fan-out limit."""
+
     # Reindexing (``interactions/reindex.py``): recomputing the index entries of current
     # resources after the search parameters changed.
 

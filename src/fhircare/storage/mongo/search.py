@@ -15,6 +15,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
 from fhircare.search.match import matches
+from fhircare.search.predicates import Predicate
 from fhircare.search.request import SortKey
 from fhircare.search.sort_values import (
     ASC,
@@ -138,6 +139,9 @@ class MongoSearch:
     async def count(self, query: SearchQuery) -> int:
         criteria = self._search_filter(query)
         return len(await self._matching(replace(query, after=None), criteria, None))
+
+    def joinable(self, predicate: Predicate) -> bool:
+        return False  # FerretDB has no $lookup: chains are resolved first
 
 
 def search_filter(query: SearchQuery, per_entry: bool) -> Document:

@@ -39,6 +39,8 @@ from fhircare.search.predicates import (
     Fragment,
     Not,
     Predicate,
+    ReferredBy,
+    Refers,
 )
 from fhircare.storage.sqlite.codec import ENTRY_COLUMNS, sql_value
 
@@ -88,7 +90,55 @@ def where(predicate: Predicate) -> Sql:
         if not inner.exact:
             return TRUE  # nothing narrows it; the matcher decides
         return Sql(f"NOT ({inner.text})", inner.params)
+    if isinstance(predicate, Refers):
+        return _refers(predicate)
+    if isinstance(predicate, ReferredBy):
+        return _referred_by(predicate)
     raise TypeError(f"not a predicate: {predicate!r}")
+
+
+def _matching(types: tuple[str, ...], inner: Predicate, column: str) -> Sql:
+    """``SELECT r.column`` of the current resources of ``types`` for which ``inner`` holds:
+    a nested query over ``resources r`` (its ``r`` hides the outer one within it), driven
+    by ``inner``'s driver when it has one."""
+    found = where(inner)
+    terms: list[str] = []
+    params: list[Any] = []
+    if found.driver is not None:
+        terms.append(f"r.id IN ({found.driver.text})")
+        params += found.driver.params
+    terms.append("r.body IS NOT NULL")
+    on_type = "+r.type" if found.driver is not None else "r.type"
+    terms.append(f"{on_type} IN ({', '.join('?' * len(types))})")
+    params += types
+    terms.append(f"({found.text})")
+    params += found.params
+    return Sql(
+        f"SELECT r.{column} FROM resources r WHERE {' AND '.join(terms)}", params, found.exact
+    )
+
+
+def _refers(hop: Refers) -> Sql:
+    """A chain hop as a semi-join: an entry of ``code`` whose reference is the key of a
+    matching target (references are indexed as ``Type/id``, the target's key)."""
+    keys = _matching(hop.types, hop.inner, "key")
+    clause = f'e.p = ? AND e."r" IN ({keys.text})'
+    params = [hop.code, *keys.params]
+    driver = Sql(f"SELECT e.res FROM entries e WHERE {clause}", params)
+    check = (
+        f"EXISTS (SELECT 1 FROM entries e INDEXED BY entries_res_p WHERE e.res = r.id AND {clause})"
+    )
+    return Sql(check, list(params), keys.exact, driver, covered=keys.exact)
+
+
+def _referred_by(hop: ReferredBy) -> Sql:
+    """A ``_has`` hop as a semi-join: this resource's key among the references of ``code``
+    that matching referrers hold."""
+    referrers = _matching((hop.resource_type,), hop.inner, "id")
+    references = f'SELECT e."r" FROM entries e WHERE e.p = ? AND e.res IN ({referrers.text})'
+    params = [hop.code, *referrers.params]
+    driver = Sql(f"SELECT id FROM resources WHERE key IN ({references})", params)
+    return Sql(f"r.key IN ({references})", list(params), referrers.exact, driver, referrers.exact)
 
 
 def join_all(parts: list[Sql]) -> Sql:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from fhircare.search.match import matches
+from fhircare.search.predicates import Predicate
 from fhircare.search.request import SortKey
 from fhircare.search.sort_values import RESOURCE_FIELDS, compare, field_name, sort_key, values_of
 from fhircare.storage.protocol import Position, SearchPage, SearchQuery, StoredVersion
@@ -46,6 +47,9 @@ class Statement:
     columns: list[str]
     driven: bool = False
     """Whether the rows come from a driver's index lookups (by row id)."""
+    unchecked: tuple[Predicate, ...] = ()
+    """The predicates the SQL renders only as a necessary condition: the matcher checks
+    these on each candidate (and only these: a join has no in-memory form)."""
 
 
 PROBE_LIMIT = 1000
@@ -89,6 +93,7 @@ def statement(connection: sqlite3.Connection, query: SearchQuery) -> Statement:
         order += [f"{column} IS NULL", f"{column} DESC" if key.descending else column]
     order.append("r.key")
     parts = [where(p) for p in query.predicates]
+    unchecked = tuple(p for p, part in zip(query.predicates, parts, strict=True) if not part.exact)
     chosen = choose_driver(connection, parts)
     terms, params = [], []
     if chosen is not None:
@@ -108,7 +113,9 @@ def statement(connection: sqlite3.Connection, query: SearchQuery) -> Statement:
     terms.append(f"({condition.text})")
     full = Sql(" AND ".join(terms), params + condition.params, condition.exact)
     driven = chosen is not None
-    return Statement(" ".join(joins), join_params, full, ", ".join(order), columns, driven)
+    return Statement(
+        " ".join(joins), join_params, full, ", ".join(order), columns, driven, unchecked
+    )
 
 
 def _sort_column(i: int, key: SortKey) -> str:
@@ -199,7 +206,7 @@ def _matching(
     while True:
         rows = _rows(connection, query, found_statement, as_of, after, batch)
         for row in rows:
-            if exact or _holds(query, row):
+            if exact or _holds(found_statement, row):
                 found.append(_found(query, row))
         if batch is None or len(rows) < batch or exact or len(found) >= (limit or 0):
             break
@@ -253,10 +260,10 @@ def page_sql(
     return sql, [*found.join_params, *found.join_params, *params, limit]
 
 
-def _holds(query: SearchQuery, row: Any) -> bool:
+def _holds(found: Statement, row: Any) -> bool:
     fields = {"rid": row[1], "lastUpdated": parse_instant(row[3]), "type": row[0]}
     entries = decode_entries(row[8])
-    return all(matches(p, entries, fields) for p in query.predicates)
+    return all(matches(p, entries, fields) for p in found.unchecked)
 
 
 def _found(query: SearchQuery, row: Any) -> Found:
@@ -275,7 +282,7 @@ def _moved(
     rows = connection.execute(sql, [*found.condition.params, as_of]).fetchall()
     placed: list[Found] = []
     for row in rows:
-        if not found.condition.exact and not _holds(query, row):
+        if not found.condition.exact and not _holds(found, row):
             continue
         then = connection.execute(
             "SELECT rid, last_updated, body, sk FROM history WHERE type = ? AND rid = ? "

@@ -17,9 +17,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from fhircare.search.predicates import Predicate
 from fhircare.storage.protocol import HistoryQuery, StoredVersion, Write
 from fhircare.storage.sqlite import rows
 from fhircare.storage.sqlite.codec import encode_entries, encode_sort_values, instant
+from fhircare.storage.sqlite.compile import where
 from fhircare.storage.sqlite.database import Database
 from fhircare.storage.sqlite.search import SqliteSearch, watermark
 
@@ -178,6 +180,9 @@ class SqliteStore(SqliteSearch):
             return True
 
         return await self._db.write(work)
+
+    def joinable(self, predicate: Predicate) -> bool:
+        return where(predicate).exact  # a join's inner query must be exact SQL
 
     async def watermark(self) -> int:
         """The highest write sequence number committed (benchmarks and tests)."""
