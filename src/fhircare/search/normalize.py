@@ -37,6 +37,8 @@ _ABSOLUTE_TAIL = re.compile(rf".+/(?P<ty>{_TYPE})/{_ID}(?:/_history/{_ID})?")
 def fold(text: str) -> str:
     """Case- and accent-insensitive form: NFKD, combining marks dropped, casefolded, white
     space collapsed ("Zoë  Smith" → "zoe smith"). https://hl7.org/fhir/R4/search.html#string"""
+    if text.isascii():  # the same result, without a look at each character: most text is ASCII
+        return " ".join(text.lower().split())
     decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
     kept = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(kept.split())

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fhircare.fhir.errors import Category, FhirError
 from fhircare.search.normalize import (
@@ -105,3 +108,11 @@ def test_composite_part() -> None:
     assert composite_part("string", "Zoë") == "zoe"
     assert composite_part("reference", "Patient/1") == "Patient/1"
     assert composite_part("uri", "http://x/Y") == "http://x/Y"
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127)))
+def test_fold_of_ascii_text_is_the_unicode_fold(text: str) -> None:
+    """The ASCII shortcut gives what NFKD, dropping marks and casefolding give."""
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
+    kept = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    assert fold(text) == " ".join(kept.split())
