@@ -60,14 +60,21 @@ def reference_tail(reference: Any) -> str | None:
 
 
 def entry_rows(entries: Sequence[Mapping[str, Any]]) -> Iterator[tuple[Any, ...]]:
-    """``(p, rt, k, *ENTRY_COLUMNS)`` for each row of ``entries`` the entries give."""
+    """``(p, rt, k, *ENTRY_COLUMNS)`` for each row of ``entries`` the entries give. Only the
+    range ends can be instants; every other column is text as extraction wrote it."""
     for entry in entries:
         code = entry.get("p")
         if not isinstance(code, str):
             continue
-        columns = tuple(sql_value(entry.get(name)) for name in ENTRY_COLUMNS)
-        tail = reference_tail(entry.get("r"))
-        keys = entry.get(COMPOSITE_KEYS)
+        get = entry.get
+        lo, hi, reference = get("lo"), get("hi"), get("r")
+        columns = (
+            get("s"), get("c"), get("v"), get("x"), get("t"), get("ot"), reference, get("is"),
+            get("iv"), instant(lo) if isinstance(lo, datetime) else lo,
+            instant(hi) if isinstance(hi, datetime) else hi, get("u"),
+        )  # fmt: skip
+        tail = reference_tail(reference)
+        keys = get(COMPOSITE_KEYS)
         if isinstance(keys, list) and keys:
             for key in keys:
                 yield (code, tail, key, *columns)
