@@ -159,6 +159,23 @@ async def test_identifier_lookup_and_conditional_writes_use_indexes(
     assert_indexed(store, await statements(store, conditional_update), "conditional update")
 
 
+async def test_instance_history_reads_only_that_resources_versions(
+    loaded: tuple[Any, ...],
+) -> None:
+    store, pop, http = loaded
+    task = next(r["id"] for r in pop.resources if r["resourceType"] == "Task")
+
+    async def history() -> None:
+        found = (await http.get(f"/Task/{task}/_history")).json()
+        assert found["total"] >= 1
+
+    queries = [s for s in await statements(store, history) if "FROM history" in s]
+    assert queries
+    for sql in queries:
+        steps = plan(store.path, sql)
+        assert all("history_version (type=? AND rid=?" in s for s in steps), steps
+
+
 async def test_transaction_conditional_references_use_indexes(loaded: tuple[Any, ...]) -> None:
     store, pop, http = loaded
     patient = pop.patients[5]

@@ -124,7 +124,10 @@ class SqliteStore(SqliteSearch):
         if query.before_seq is not None:
             text += " AND seq < ?"
             params.append(query.before_seq)
-        sql = f"SELECT {_VERSION} FROM history WHERE {text} ORDER BY seq DESC LIMIT ?"
+        # One resource's versions go in the order of their numbers, which its history_version
+        # index holds: ordered by seq, SQLite walks every version of the type instead.
+        order = "version" if query.id is not None and query.resource_type else "seq"
+        sql = f"SELECT {_VERSION} FROM history WHERE {text} ORDER BY {order} DESC LIMIT ?"
         found = await self._db.read(lambda c: c.execute(sql, [*params, query.count]).fetchall())
         return [rows.to_stored(row) for row in found]
 
