@@ -58,10 +58,13 @@ async def grow(
             )
         done = start + len(chunk)
         rate = done / (time.perf_counter() - started)
-        print(
-            f"\rbench: loading {done:,}/{len(resources):,} ({rate:,.0f}/s)", end="", file=sys.stderr
-        )
-    print(file=sys.stderr)
+        line = f"bench: loading {done:,}/{len(resources):,} ({rate:,.0f}/s)"
+        if sys.stderr.isatty():
+            print(f"\r{line}", end="", file=sys.stderr)
+        elif done == len(resources) or done // BUNDLE % 50 == 0:
+            print(line, file=sys.stderr)  # a line per 50 bundles into a log
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
     return pop, Loaded(len(resources), time.perf_counter() - started)
 
 
