@@ -65,6 +65,8 @@ class Sql:
     covered: bool = False
     """Whether the driver admits exactly the rows this condition admits (then a query
     driven by it need not check the condition again)."""
+    ranged: bool = False
+    """Of a driver: whether it reads a range of an index rather than equal values."""
 
 
 TRUE = Sql("1", exact=False)
@@ -167,7 +169,8 @@ def _joined(parts: list[Sql], operator: str, empty: str) -> Sql:
         driver = drivers[0]
     elif operator == " OR " and len(drivers) == len(parts):
         union = " UNION ALL ".join(d.text for d in drivers)
-        driver = Sql(union, [value for d in drivers for value in d.params])
+        params = [value for d in drivers for value in d.params]
+        driver = Sql(union, params, ranged=any(d.ranged for d in drivers))
         covered = all(p.covered for p in parts)
     params = [value for p in parts for value in p.params]
     return Sql(operator.join(f"({p.text})" for p in parts), params, exact, driver, covered)
@@ -189,7 +192,8 @@ def _entry(code: str, conds: tuple[Cond, ...]) -> Sql:
         params += rendered.params
         exact = exact and rendered.exact
     clause = " AND ".join(terms) or "1"
-    driver = Sql(f"SELECT e.res FROM entries e WHERE {clause}", params)
+    ranged = any(c.op not in ("eq", "in", "has", "null") for c in conds)
+    driver = Sql(f"SELECT e.res FROM entries e WHERE {clause}", params, ranged=ranged)
     check = (
         f"EXISTS (SELECT 1 FROM entries e INDEXED BY entries_res_p WHERE e.res = r.id AND {clause})"
     )

@@ -50,28 +50,39 @@ class Statement:
     unchecked: tuple[Predicate, ...] = ()
     """The predicates the SQL renders only as a necessary condition: the matcher checks
     these on each candidate (and only these: a join has no in-memory form)."""
+    undriven: Sql | None = None
+    """``condition`` with its driver kept from driving (``+r.id``), for a query that an
+    index of ``resources`` serves better (what changed since a watermark)."""
 
 
-PROBE_LIMIT = 1000
-"""How many row ids of a driver a probe counts at most: enough to tell a selective
-condition from an unselective one, cheap either way."""
+PROBE_LIMITS = (1_000, 20_000)
+"""How many row ids of a driver each round of probing counts at most: the drivers still
+tied at a round's limit are counted again up to the next one, so a condition admitting
+three thousand rows is told from one admitting thirty thousand, and a selective one
+costs only the first, cheap round. Past the last, an equality (a code, a reference) is
+preferred to a range, which on dates is usually the broader."""
 
 
 def choose_driver(connection: sqlite3.Connection, parts: list[Sql]) -> int | None:
-    """The position of the part whose driver admits the fewest rows (each counted up to
-    ``PROBE_LIMIT`` from its index), None when no part has one: SQLite cannot know that
-    ``patient=`` admits ten rows and ``status=`` a hundred thousand, so it is asked."""
+    """The position of the part whose driver admits the fewest rows, None when no part
+    has one: SQLite cannot know that ``patient=`` admits ten rows and ``status=`` a
+    hundred thousand, so it is asked, counting each driver's index entries up to a limit
+    (``PROBE_LIMITS``)."""
     driven = [i for i, part in enumerate(parts) if part.driver is not None]
     if len(driven) < 2:
         return driven[0] if driven else None
 
-    def admitted(i: int) -> int:
+    def admitted(i: int, limit: int) -> int:
         driver = parts[i].driver
         assert driver is not None
-        probe = f"SELECT count(*) FROM ({driver.text} LIMIT {PROBE_LIMIT})"
+        probe = f"SELECT count(*) FROM ({driver.text} LIMIT {limit})"
         return int(connection.execute(probe, driver.params).fetchone()[0])
 
-    return min(driven, key=admitted)
+    for limit in PROBE_LIMITS:
+        counts = {i: admitted(i, limit) for i in driven}
+        if min(counts.values()) < limit:
+            return min(driven, key=lambda i: counts[i])
+    return min(driven, key=lambda i: getattr(parts[i].driver, "ranged", False))
 
 
 def statement(connection: sqlite3.Connection, query: SearchQuery) -> Statement:
@@ -96,10 +107,12 @@ def statement(connection: sqlite3.Connection, query: SearchQuery) -> Statement:
     unchecked = tuple(p for p, part in zip(query.predicates, parts, strict=True) if not part.exact)
     chosen = choose_driver(connection, parts)
     terms, params = [], []
+    undriven: list[str] = []
     if chosen is not None:
         driver = parts[chosen].driver
         assert driver is not None
         terms.append(f"r.id IN ({driver.text})")
+        undriven.append(f"+r.id IN ({driver.text})")
         params += driver.params
         if parts[chosen].covered:
             parts = parts[:chosen] + parts[chosen + 1 :]
@@ -111,10 +124,12 @@ def statement(connection: sqlite3.Connection, query: SearchQuery) -> Statement:
         params.append(query.resource_type)
     condition = join_all(parts)
     terms.append(f"({condition.text})")
+    undriven += terms[1:] if chosen is not None else terms
     full = Sql(" AND ".join(terms), params + condition.params, condition.exact)
+    kept = Sql(" AND ".join(undriven), full.params, condition.exact)
     driven = chosen is not None
     return Statement(
-        " ".join(joins), join_params, full, ", ".join(order), columns, driven, unchecked
+        " ".join(joins), join_params, full, ", ".join(order), columns, driven, unchecked, kept
     )
 
 
@@ -278,8 +293,9 @@ def _moved(
 ) -> list[Found]:
     """Matches written after ``as_of``, each placed where its version current at ``as_of``
     stood; those created (or recreated) after ``as_of`` are left out."""
-    sql = f"SELECT {_SELECT} FROM resources r WHERE {found.condition.text} AND r.seq > ?"
-    rows = connection.execute(sql, [*found.condition.params, as_of]).fetchall()
+    changed = found.undriven or found.condition  # few rows changed since: the seq index
+    sql = f"SELECT {_SELECT} FROM resources r WHERE {changed.text} AND r.seq > ?"
+    rows = connection.execute(sql, [*changed.params, as_of]).fetchall()
     placed: list[Found] = []
     for row in rows:
         if not found.condition.exact and not _holds(found, row):
