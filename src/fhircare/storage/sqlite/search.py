@@ -51,8 +51,8 @@ class Statement:
     """The predicates the SQL renders only as a necessary condition: the matcher checks
     these on each candidate (and only these: a join has no in-memory form)."""
     undriven: Sql | None = None
-    """``condition`` with its driver kept from driving (``+r.id``), for a query that an
-    index of ``resources`` serves better (what changed since a watermark)."""
+    """``condition`` without a driver, every predicate checked per row: for a query that
+    an index of ``resources`` serves better (what changed since a watermark)."""
 
 
 PROBE_LIMITS = (1_000, 20_000)
@@ -78,11 +78,17 @@ def choose_driver(connection: sqlite3.Connection, parts: list[Sql]) -> int | Non
         probe = f"SELECT count(*) FROM ({driver.text} LIMIT {limit})"
         return int(connection.execute(probe, driver.params).fetchone()[0])
 
+    # equalities first: once one is counted, the others are counted only up to its count
+    order = sorted(driven, key=lambda i: getattr(parts[i].driver, "ranged", False))
     for limit in PROBE_LIMITS:
-        counts = {i: admitted(i, limit) for i in driven}
-        if min(counts.values()) < limit:
-            return min(driven, key=lambda i: counts[i])
-    return min(driven, key=lambda i: getattr(parts[i].driver, "ranged", False))
+        best, fewest = None, limit
+        for i in order:
+            found = admitted(i, fewest)
+            if found < fewest:
+                best, fewest = i, found
+        if best is not None:
+            return best
+    return order[0]
 
 
 def statement(connection: sqlite3.Connection, query: SearchQuery) -> Statement:
@@ -106,27 +112,26 @@ def statement(connection: sqlite3.Connection, query: SearchQuery) -> Statement:
     parts = [where(p) for p in query.predicates]
     unchecked = tuple(p for p, part in zip(query.predicates, parts, strict=True) if not part.exact)
     chosen = choose_driver(connection, parts)
+    every = join_all(parts)
     terms, params = [], []
-    undriven: list[str] = []
     if chosen is not None:
         driver = parts[chosen].driver
         assert driver is not None
         terms.append(f"r.id IN ({driver.text})")
-        undriven.append(f"+r.id IN ({driver.text})")
         params += driver.params
         if parts[chosen].covered:
             parts = parts[:chosen] + parts[chosen + 1 :]
     # Driven, the unary + keeps SQLite from walking the type's rows by another index
     # instead of looking the driver's few row ids up.
-    terms.append("r.body IS NOT NULL")
+    live = ["r.body IS NOT NULL"]
+    type_params = [] if query.resource_type is None else [query.resource_type]
     if query.resource_type is not None:
-        terms.append("+r.type = ?" if chosen is not None else "r.type = ?")
-        params.append(query.resource_type)
+        live.append("+r.type = ?" if chosen is not None else "r.type = ?")
     condition = join_all(parts)
-    terms.append(f"({condition.text})")
-    undriven += terms[1:] if chosen is not None else terms
-    full = Sql(" AND ".join(terms), params + condition.params, condition.exact)
-    kept = Sql(" AND ".join(undriven), full.params, condition.exact)
+    terms += [*live, f"({condition.text})"]
+    full = Sql(" AND ".join(terms), params + type_params + condition.params, condition.exact)
+    # every predicate checked per row, no driver: for the few rows the seq index gives
+    kept = Sql(" AND ".join([*live, f"({every.text})"]), type_params + every.params, every.exact)
     driven = chosen is not None
     return Statement(
         " ".join(joins), join_params, full, ", ".join(order), columns, driven, unchecked, kept
@@ -294,7 +299,8 @@ def _moved(
     """Matches written after ``as_of``, each placed where its version current at ``as_of``
     stood; those created (or recreated) after ``as_of`` are left out."""
     changed = found.undriven or found.condition  # few rows changed since: the seq index
-    sql = f"SELECT {_SELECT} FROM resources r WHERE {changed.text} AND r.seq > ?"
+    source = "resources r INDEXED BY resources_seq"
+    sql = f"SELECT {_SELECT} FROM {source} WHERE {changed.text} AND r.seq > ?"
     rows = connection.execute(sql, [*changed.params, as_of]).fetchall()
     placed: list[Found] = []
     for row in rows:
