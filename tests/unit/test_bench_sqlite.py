@@ -58,3 +58,23 @@ async def test_recorded_statements_replay(tmp_path: Path) -> None:
         assert await raw_ops.replay_operation(raw, [statements])(0) is None
     finally:
         raw.close()
+
+
+async def test_timed_asks_each_url_and_reports_its_total(tmp_path: Path) -> None:
+    from bench.sqlite.timed import timed
+
+    path = tmp_path / "bench.sqlite3"
+    raw = raw_ops.RawSqlite(path, 1)
+    try:
+        async with recorder(path):  # creates the tables
+            pass
+        await raw_ops.create_operation(raw, "run")(0)
+        await raw_ops.create_operation(raw, "run")(1)
+    finally:
+        raw.close()
+    found = await timed(path, ["/Observation?code=4548-4", "/Patient"], 2)
+    assert [(url, total) for url, _, total in found] == [
+        ("/Observation?code=4548-4", 2),
+        ("/Patient", 0),
+    ]
+    assert all(median > 0 for _, median, _ in found)
