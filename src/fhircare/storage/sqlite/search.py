@@ -307,8 +307,9 @@ def _moved(
         if not found.condition.exact and not _holds(found, row):
             continue
         then = connection.execute(
-            "SELECT rid, last_updated, body, sk FROM history WHERE type = ? AND rid = ? "
-            "AND seq <= ? ORDER BY seq DESC LIMIT 1",
+            # the resource's own versions: else SQLite walks the type's by (type, seq)
+            "SELECT rid, last_updated, body, sk FROM history INDEXED BY history_version "
+            "WHERE type = ? AND rid = ? AND seq <= ? ORDER BY version DESC LIMIT 1",
             (row[0], row[1], as_of),
         ).fetchone()
         if then is None or then[2] is None:
