@@ -128,8 +128,7 @@ def update_operation(raw: RawSqlite, keys: list[str]) -> Operation:
         resource_type, id = keys[index % len(keys)].split("/")
 
         def work(connection: sqlite3.Connection) -> None:
-            probe = Write(resource_type, id, 1, template.last_updated, "PUT", None)
-            _, version = rows.current_version(connection, probe)
+            _, version = rows.current_version(connection, resource_type, id)
             write = Write(
                 resource_type, id, version + 1, datetime.now(UTC), "PUT", template.body,
                 template.index,

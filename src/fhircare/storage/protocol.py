@@ -30,6 +30,11 @@ class WriteTooLarge(Exception):
     the store takes in one document; nothing of the write was kept."""
 
 
+def resource_key(resource_type: str, id: str) -> str:
+    """``Type/id``: how every store names a resource, and what positions are ordered by."""
+    return f"{resource_type}/{id}"
+
+
 WATCHED_TYPES = frozenset({"SearchParameter"})
 """The resource types whose ``change_token`` every store keeps."""
 

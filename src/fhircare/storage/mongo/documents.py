@@ -8,18 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fhircare.storage.protocol import StoredVersion, Write
+from fhircare.storage.protocol import StoredVersion, Write, resource_key
 
 Document = dict[str, Any]
 """A BSON document as pymongo reads and writes it."""
 
 
-def resource_key(resource_type: str, id: str) -> str:
-    return f"{resource_type}/{id}"
-
-
 def version_key(resource_type: str, id: str, version: int) -> str:
-    return f"{resource_type}/{id}/{version}"
+    return f"{resource_key(resource_type, id)}/{version}"
 
 
 def version_document(write: Write, seq: int) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from fhircare.storage.protocol import StoredVersion, VersionConflict, Write
+from fhircare.storage.protocol import StoredVersion, VersionConflict, Write, resource_key
 from fhircare.storage.sqlite.codec import (
     encode_entries,
     encode_sort_values,
@@ -35,15 +35,12 @@ def to_stored(row: Sequence[Any]) -> StoredVersion:
     return StoredVersion(resource_type, id, version, parse_instant(last_updated), method, body, seq)
 
 
-def resource_key(resource_type: str, id: str) -> str:
-    return f"{resource_type}/{id}"
-
-
-def current_version(connection: sqlite3.Connection, write: Write) -> tuple[int | None, int]:
-    """(row id, version) of ``write``'s resource now: (None, 0) if it never existed."""
+def current_version(
+    connection: sqlite3.Connection, resource_type: str, id: str
+) -> tuple[int | None, int]:
+    """(row id, version) of the resource now: (None, 0) if it never existed."""
     row = connection.execute(
-        "SELECT id, version FROM resources WHERE key = ?",
-        (resource_key(write.resource_type, write.id),),
+        "SELECT id, version FROM resources WHERE key = ?", (resource_key(resource_type, id),)
     ).fetchone()
     return (None, 0) if row is None else (row[0], row[1])
 
@@ -51,7 +48,7 @@ def current_version(connection: sqlite3.Connection, write: Write) -> tuple[int |
 def check(connection: sqlite3.Connection, write: Write, index: int) -> int | None:
     """The row id of ``write``'s resource, if it is at ``write.version - 1``; else
     ``VersionConflict`` naming ``index``."""
-    row_id, version = current_version(connection, write)
+    row_id, version = current_version(connection, write.resource_type, write.id)
     if version != write.version - 1:
         raise VersionConflict(version, index)
     return row_id

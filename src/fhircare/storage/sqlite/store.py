@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from fhircare.search.predicates import Predicate
-from fhircare.storage.protocol import HistoryQuery, StoredVersion, Write
+from fhircare.storage.protocol import HistoryQuery, StoredVersion, Write, resource_key
 from fhircare.storage.sqlite import rows
 from fhircare.storage.sqlite.codec import encode_entries, encode_sort_values, instant
 from fhircare.storage.sqlite.compile import where
@@ -58,7 +58,7 @@ class SqliteStore(SqliteSearch):
         return 0  # every write is one SQLite transaction: nothing is ever left half-done
 
     async def read(self, resource_type: str, id: str) -> StoredVersion | None:
-        key = rows.resource_key(resource_type, id)
+        key = resource_key(resource_type, id)
         row = self._db.read_now(
             lambda c: c.execute(
                 f"SELECT {_VERSION} FROM resources WHERE key = ?", (key,)
@@ -139,8 +139,7 @@ class SqliteStore(SqliteSearch):
     async def iterate_current(
         self, resource_type: str | None, batch: int = 500
     ) -> AsyncIterator[list[StoredVersion]]:
-        live = "body IS NOT NULL" + ("" if resource_type is None else " AND type = ?")
-        params: list[Any] = [] if resource_type is None else [resource_type]
+        live, params = _live(resource_type)
         sql = f"SELECT {_VERSION} FROM resources WHERE {live} AND key > ? ORDER BY key LIMIT ?"
 
         def page(connection: sqlite3.Connection, after: str) -> list[Any]:
@@ -153,11 +152,10 @@ class SqliteStore(SqliteSearch):
                 yield [rows.to_stored(row) for row in found]
             if len(found) < batch:
                 return
-            after = rows.resource_key(found[-1][0], found[-1][1])
+            after = resource_key(found[-1][0], found[-1][1])
 
     async def count_current(self, resource_type: str | None) -> int:
-        live = "body IS NOT NULL" + ("" if resource_type is None else " AND type = ?")
-        params = [] if resource_type is None else [resource_type]
+        live, params = _live(resource_type)
         sql = f"SELECT count(*) FROM resources WHERE {live}"
         return int(await self._db.read(lambda c: c.execute(sql, params).fetchone()[0]))
 
@@ -169,7 +167,7 @@ class SqliteStore(SqliteSearch):
         def work(connection: sqlite3.Connection) -> bool:
             row = connection.execute(
                 "SELECT id, version, body IS NOT NULL FROM resources WHERE key = ?",
-                (rows.resource_key(version.resource_type, version.id),),
+                (resource_key(version.resource_type, version.id),),
             ).fetchone()
             if row is None or row[1] != version.version or not row[2]:
                 return False
@@ -190,3 +188,10 @@ class SqliteStore(SqliteSearch):
     async def watermark(self) -> int:
         """The highest write sequence number committed (benchmarks and tests)."""
         return self._db.read_now(watermark)
+
+
+def _live(resource_type: str | None) -> tuple[str, list[Any]]:
+    """The current, not deleted resources (of ``resource_type``; all if None)."""
+    if resource_type is None:
+        return "body IS NOT NULL", []
+    return "body IS NOT NULL AND type = ?", [resource_type]
