@@ -99,31 +99,41 @@ def where(predicate: Predicate) -> Sql:
     raise TypeError(f"not a predicate: {predicate!r}")
 
 
-def _matching(types: tuple[str, ...], inner: Predicate, column: str) -> Sql:
+def live_rows(types: tuple[str, ...], driver: Sql | None, condition: Sql) -> Sql:
+    """The condition on ``resources r`` of a current resource of ``types`` (of any type
+    when there are none) for which ``condition`` holds, its rows taken from ``driver``'s
+    row ids when there is one: then the unary + keeps SQLite from walking the types' rows
+    by another index instead of looking those few ids up."""
+    terms: list[str] = []
+    params: list[Any] = []
+    if driver is not None:
+        terms.append(f"r.id IN ({driver.text})")
+        params += driver.params
+    terms.append("r.body IS NOT NULL")
+    if types:
+        on_type = "+r.type" if driver is not None else "r.type"
+        marks = "= ?" if len(types) == 1 else f"IN ({', '.join('?' * len(types))})"
+        terms.append(f"{on_type} {marks}")
+        params += types
+    terms.append(f"({condition.text})")
+    params += condition.params
+    return Sql(" AND ".join(terms), params, condition.exact)
+
+
+def _nested(types: tuple[str, ...], inner: Predicate, column: str) -> Sql:
     """``SELECT r.column`` of the current resources of ``types`` for which ``inner`` holds:
     a nested query over ``resources r`` (its ``r`` hides the outer one within it), driven
     by ``inner``'s driver when it has one."""
     found = where(inner)
-    terms: list[str] = []
-    params: list[Any] = []
-    if found.driver is not None:
-        terms.append(f"r.id IN ({found.driver.text})")
-        params += found.driver.params
-    terms.append("r.body IS NOT NULL")
-    on_type = "+r.type" if found.driver is not None else "r.type"
-    terms.append(f"{on_type} IN ({', '.join('?' * len(types))})")
-    params += types
-    terms.append(f"({found.text})")
-    params += found.params
-    return Sql(
-        f"SELECT r.{column} FROM resources r WHERE {' AND '.join(terms)}", params, found.exact
-    )
+    rest = Sql("1") if found.covered else found  # a covering driver admits just its rows
+    rows = live_rows(types, found.driver, rest)
+    return Sql(f"SELECT r.{column} FROM resources r WHERE {rows.text}", rows.params, found.exact)
 
 
 def _refers(hop: Refers) -> Sql:
     """A chain hop as a semi-join: an entry of ``code`` whose reference is the key of a
     matching target (references are indexed as ``Type/id``, the target's key)."""
-    keys = _matching(hop.types, hop.inner, "key")
+    keys = _nested(hop.types, hop.inner, "key")
     clause = f'e.p = ? AND e."r" IN ({keys.text})'
     params = [hop.code, *keys.params]
     driver = Sql(f"SELECT e.res FROM entries e WHERE {clause}", params)
@@ -136,7 +146,7 @@ def _refers(hop: Refers) -> Sql:
 def _referred_by(hop: ReferredBy) -> Sql:
     """A ``_has`` hop as a semi-join: this resource's key among the references of ``code``
     that matching referrers hold."""
-    referrers = _matching((hop.resource_type,), hop.inner, "id")
+    referrers = _nested((hop.resource_type,), hop.inner, "id")
     references = f'SELECT e."r" FROM entries e WHERE e.p = ? AND e.res IN ({referrers.text})'
     params = [hop.code, *referrers.params]
     driver = Sql(f"SELECT id FROM resources WHERE key IN ({references})", params)
@@ -169,8 +179,8 @@ def _joined(parts: list[Sql], operator: str, empty: str) -> Sql:
         driver = drivers[0]
     elif operator == " OR " and len(drivers) == len(parts):
         union = " UNION ALL ".join(d.text for d in drivers)
-        params = [value for d in drivers for value in d.params]
-        driver = Sql(union, params, ranged=any(d.ranged for d in drivers))
+        union_params = [value for d in drivers for value in d.params]
+        driver = Sql(union, union_params, ranged=any(d.ranged for d in drivers))
         covered = all(p.covered for p in parts)
     params = [value for p in parts for value in p.params]
     return Sql(operator.join(f"({p.text})" for p in parts), params, exact, driver, covered)

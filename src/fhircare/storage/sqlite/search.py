@@ -20,14 +20,20 @@ from fhircare.search.match import matches
 from fhircare.search.predicates import Predicate
 from fhircare.search.request import SortKey
 from fhircare.search.sort_values import RESOURCE_FIELDS, compare, field_name, sort_key, values_of
-from fhircare.storage.protocol import Position, SearchPage, SearchQuery, StoredVersion
+from fhircare.storage.protocol import (
+    Position,
+    SearchPage,
+    SearchQuery,
+    StoredVersion,
+    resource_key,
+)
 from fhircare.storage.sqlite.codec import (
     decode_entries,
     decode_sort_values,
     parse_instant,
     sql_value,
 )
-from fhircare.storage.sqlite.compile import Sql, join_all, where
+from fhircare.storage.sqlite.compile import Sql, join_all, live_rows, where
 from fhircare.storage.sqlite.database import Database
 from fhircare.storage.sqlite.rows import VERSION_COLUMNS, to_stored
 
@@ -43,16 +49,16 @@ class Statement:
     joins: str
     join_params: list[Any]
     condition: Sql
-    order: str
-    columns: list[str]
-    driven: bool = False
-    """Whether the rows come from a driver's index lookups (by row id)."""
-    unchecked: tuple[Predicate, ...] = ()
-    """The predicates the SQL renders only as a necessary condition: the matcher checks
-    these on each candidate (and only these: a join has no in-memory form)."""
-    undriven: Sql | None = None
+    undriven: Sql
     """``condition`` without a driver, every predicate checked per row: for a query that
     an index of ``resources`` serves better (what changed since a watermark)."""
+    order: str
+    columns: list[str]
+    driven: bool
+    """Whether the rows come from a driver's index lookups (by row id)."""
+    unchecked: tuple[Predicate, ...]
+    """The predicates the SQL renders only as a necessary condition: the matcher checks
+    these on each candidate (and only these: a join has no in-memory form)."""
 
 
 PROBE_LIMITS = (1_000, 20_000)
@@ -112,29 +118,23 @@ def statement(connection: sqlite3.Connection, query: SearchQuery) -> Statement:
     parts = [where(p) for p in query.predicates]
     unchecked = tuple(p for p, part in zip(query.predicates, parts, strict=True) if not part.exact)
     chosen = choose_driver(connection, parts)
-    every = join_all(parts)
-    terms, params = [], []
-    if chosen is not None:
-        driver = parts[chosen].driver
-        assert driver is not None
-        terms.append(f"r.id IN ({driver.text})")
-        params += driver.params
-        if parts[chosen].covered:
-            parts = parts[:chosen] + parts[chosen + 1 :]
-    # Driven, the unary + keeps SQLite from walking the type's rows by another index
-    # instead of looking the driver's few row ids up.
-    live = ["r.body IS NOT NULL"]
-    type_params = [] if query.resource_type is None else [query.resource_type]
-    if query.resource_type is not None:
-        live.append("+r.type = ?" if chosen is not None else "r.type = ?")
-    condition = join_all(parts)
-    terms += [*live, f"({condition.text})"]
-    full = Sql(" AND ".join(terms), params + type_params + condition.params, condition.exact)
+    types = () if query.resource_type is None else (query.resource_type,)
+    driver = None if chosen is None else parts[chosen].driver
+    rest = parts
+    if chosen is not None and parts[chosen].covered:  # its driver admits just its rows
+        rest = parts[:chosen] + parts[chosen + 1 :]
+    full = live_rows(types, driver, join_all(rest))
     # every predicate checked per row, no driver: for the few rows the seq index gives
-    kept = Sql(" AND ".join([*live, f"({every.text})"]), type_params + every.params, every.exact)
-    driven = chosen is not None
+    kept = live_rows(types, None, join_all(parts))
     return Statement(
-        " ".join(joins), join_params, full, ", ".join(order), columns, driven, unchecked, kept
+        joins=" ".join(joins),
+        join_params=join_params,
+        condition=full,
+        undriven=kept,
+        order=", ".join(order),
+        columns=columns,
+        driven=driver is not None,
+        unchecked=unchecked,
     )
 
 
@@ -290,7 +290,7 @@ def _found(query: SearchQuery, row: Any) -> Found:
     version = to_stored(row)
     fields = {"rid": version.id, "lastUpdated": version.last_updated}
     values = values_of(query.sort, decode_sort_values(row[7]), fields)
-    return version, Position(values, f"{version.resource_type}/{version.id}")
+    return version, Position(values, resource_key(version.resource_type, version.id))
 
 
 def _moved(
@@ -298,7 +298,7 @@ def _moved(
 ) -> list[Found]:
     """Matches written after ``as_of``, each placed where its version current at ``as_of``
     stood; those created (or recreated) after ``as_of`` are left out."""
-    changed = found.undriven or found.condition  # few rows changed since: the seq index
+    changed = found.undriven  # few rows changed since: the seq index finds them
     source = "resources r INDEXED BY resources_seq"
     sql = f"SELECT {_SELECT} FROM {source} WHERE {changed.text} AND r.seq > ?"
     rows = connection.execute(sql, [*changed.params, as_of]).fetchall()
@@ -316,7 +316,7 @@ def _moved(
             continue
         fields = {"rid": then[0], "lastUpdated": parse_instant(then[1])}
         values = values_of(query.sort, decode_sort_values(then[3]), fields)
-        position = Position(values, f"{row[0]}/{row[1]}")
+        position = Position(values, resource_key(row[0], row[1]))
         if (
             query.after is None
             or compare(
