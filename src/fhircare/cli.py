@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from fhircare.loader import LoadJournal, LoadReport
 
 app = typer.Typer(
-    help="fhircare: a FHIR R4 care-coordination server on MongoDB.", no_args_is_help=True
+    help="fhircare: a FHIR R4 care-coordination server on SQLite or MongoDB.",
+    no_args_is_help=True,
 )
 db_app = typer.Typer(
     help="FerretDB, the MongoDB wire-protocol server the MongoDB store's tests run on.",

@@ -94,7 +94,7 @@ def _parse(data: bytes, path: Path) -> tuple[str | None, list[dict[str, Any]]]:
         return None, [{"resource": document, "request": {"method": "POST"}}]
     entries = document.get("entry") or []
     kind = document.get("type")
-    return str(kind), [e for e in entries if isinstance(e, dict)]
+    return (kind if isinstance(kind, str) else ""), [e for e in entries if isinstance(e, dict)]
 
 
 async def load_bundle(

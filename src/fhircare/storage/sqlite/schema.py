@@ -15,8 +15,6 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
-
 TABLES = """
 CREATE TABLE IF NOT EXISTS resources (
     id INTEGER PRIMARY KEY,
