@@ -20,7 +20,7 @@ from fhircare.search.request import SortKey
 from fhircare.search.sort_values import SortValue, sort_values
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+    from collections.abc import AsyncIterator, Mapping, Sequence
 
     from fhircare.search.predicates import Predicate
 
@@ -111,6 +111,22 @@ class StoredVersion:
             self.body,
             index,
         )
+
+
+@dataclass(frozen=True)
+class StateRecord:
+    """One record of a store's small key-value state (the sync adapter's cursors, id map,
+    conflicts, run reports and leases): a JSON object and its revision, 1 when created and
+    one more on every write, for compare-and-set."""
+
+    space: str
+    key: str
+    value: dict[str, Any]
+    rev: int
+
+
+ANY_REV = -1
+"""``state_put(..., expect=ANY_REV)`` writes whatever the record's revision."""
 
 
 @dataclass(frozen=True)
@@ -247,3 +263,41 @@ class ResourceStore(Protocol):
         moves the resource on computes the entries of its new version itself, with the
         registry it runs with, so a skipped resource is never left stale by a reindex.
         Changes nothing else: no version, history or sequence number."""
+
+    # The write sequence in order, for the sync adapter's push cursor.
+
+    async def changes(
+        self, after_seq: int, resource_types: Sequence[str] | None = None, count: int = 500
+    ) -> list[StoredVersion]:
+        """Committed versions (deletes included) with a write sequence number greater than
+        ``after_seq``, of ``resource_types`` (all if None), oldest (lowest ``seq``) first, at
+        most ``count``. A version is listed only once every version with a lower sequence
+        number is committed too, so a cursor that advances past what it saw skips nothing."""
+
+    # Small state beside the resources (``StateRecord``), kept by every store.
+
+    async def state_get(self, space: str, key: str) -> StateRecord | None:
+        """The record, or None."""
+
+    async def state_put(
+        self, space: str, key: str, value: dict[str, Any], expect: int = ANY_REV
+    ) -> StateRecord | None:
+        """Write the record and return it with its new revision. With ``expect`` (0: the
+        record must not exist yet) the write is a compare-and-set: None, changing nothing,
+        when the record's revision is not ``expect``."""
+
+    async def state_put_many(self, space: str, values: Mapping[str, dict[str, Any]]) -> None:
+        """Write several records of one space at once, unconditionally (one transaction
+        where the store has them)."""
+
+    async def state_get_many(self, space: str, keys: Sequence[str]) -> dict[str, StateRecord]:
+        """The records of ``keys`` that exist, by key."""
+
+    async def state_delete(self, space: str, key: str) -> None:
+        """Remove the record; nothing if it does not exist."""
+
+    async def state_list(
+        self, space: str, prefix: str = "", after: str = "", count: int = 100
+    ) -> list[StateRecord]:
+        """Records of ``space`` whose key starts with ``prefix`` and sorts after ``after``,
+        in key order, at most ``count``."""

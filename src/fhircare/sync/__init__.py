@@ -1,0 +1,1 @@
+"""The sync adapter: pull from and push to external FHIR servers."""
