@@ -1,5 +1,5 @@
 """The servers ``--start`` names, each started for its turn and stopped after it, so one
-server at a time has the machine: ``hapi`` (HAPI FHIR JPA 8.8.0 on H2, ``bench/hapi``),
+server at a time has the machine: ``hapi`` (HAPI FHIR JPA 8.8.0 on H2, ``tests/peers/hapi``),
 ``sqlite`` (fhircare on its embedded SQLite store) and ``ferretdb`` (fhircare on the
 MongoDB store over FerretDB v1.24.2, or over ``MONGODB_URI`` when set). Each gets a fresh
 data folder under ``var/bench/``, so it starts empty."""
@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.hapi_server import HapiServer
+from tests.peers.hapi_server import HapiServer
+
 from bench.servers import FhircareServer, mongo_store
 from fhircare.storage.mongo.ferretdb import free_port
 

@@ -1,4 +1,4 @@
-"""The HAPI FHIR JPA server of ``bench/hapi_server.py``, built, started and used on loopback.
+"""The HAPI FHIR JPA peer of ``tests/peers/hapi_server.py``, built, started and used on loopback.
 
 Checks what the benchmarks need of their HAPI peer: a transaction Bundle
 (https://hl7.org/fhir/R4/http.html#transaction) with a conditional create
@@ -7,33 +7,29 @@ in (https://hl7.org/fhir/R4/bundle.html#bundle-unique), read back, a search by p
 ``Patient/$everything`` (https://hl7.org/fhir/R4/patient-operation-everything.html).
 
 Building (Maven, a JDK 17; once, into ``var/hapi``) and starting HAPI take a few minutes,
-which ``make test`` spends so that the benchmarks' peer is known to work.
+which ``make test`` spends once (the session's ``hapi_peer``, shared with the sync tests) so
+that the benchmarks' and the sync tests' peer is known to work.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from bench.hapi_server import HapiServer, free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.peers.fixtures import Peer
 
 FHIR_JSON = {"Content-Type": "application/fhir+json"}
 
 
 @pytest.fixture(scope="module")
-def hapi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
-    """A client on a started HAPI server with an empty database of its own."""
-    data_dir = tmp_path_factory.mktemp("hapi")
-    with (
-        HapiServer(ROOT / "var", data_dir, free_port()) as server,
-        httpx.Client(base_url=server.base_url, timeout=60) as client,
-    ):
+def hapi(hapi_peer: Peer) -> Iterator[httpx.Client]:
+    """A client on the session's HAPI server (shared: the tests' data is their own by a fresh
+    identifier or id)."""
+    with httpx.Client(base_url=hapi_peer.base_url, timeout=60) as client:
         yield client
 
 

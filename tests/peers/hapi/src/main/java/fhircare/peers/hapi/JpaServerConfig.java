@@ -1,4 +1,4 @@
-package fhircare.bench.hapi;
+package fhircare.peers.hapi;
 
 import ca.uhn.fhir.batch2.jobs.config.Batch2JobsConfig;
 import ca.uhn.fhir.context.FhirContext;
@@ -50,16 +50,32 @@ import org.springframework.orm.jpa.LocalContainerEntityManagerFactoryBean;
 public class JpaServerConfig {
 
 	/**
-	 * HAPI's defaults, spelled out where a Synthea load depends on them: client ids that are
-	 * alphanumeric, conditional references resolved in transactions, no placeholder targets.
+	 * HAPI's defaults, spelled out where a Synthea load or a sync test depends on them, and one
+	 * change for the sync tests.
+	 *
+	 * <ul>
+	 *   <li>Changed: no reuse of cached search results. HAPI otherwise answers a search identical to
+	 *       one of the last 60 s from that earlier result, so a search right after a write would
+	 *       not see it; fhircare caches nothing, and a sync peer must show its writes at once.
+	 *   <li>Client-assigned ids on PUT: alphanumeric ones, UUIDs included; purely numeric ones are
+	 *       refused (they could collide with HAPI's own sequential ids).
+	 *   <li>Deletes on, one resource per conditional delete; history keeps the deleted versions.
+	 *   <li>A reference to a resource that does not exist is refused on write, and a resource
+	 *       still referenced cannot be deleted; no placeholder targets are made.
+	 *   <li>Conditional references (match URLs) resolved in transactions.
+	 * </ul>
 	 */
 	@Bean
 	public JpaStorageSettings jpaStorageSettings() {
 		JpaStorageSettings settings = new JpaStorageSettings();
+		settings.setReuseCachedSearchResultsForMillis(null);
 		settings.setResourceClientIdStrategy(JpaStorageSettings.ClientIdStrategyEnum.ALPHANUMERIC);
-		settings.setAllowInlineMatchUrlReferences(true);
-		settings.setAutoCreatePlaceholderReferenceTargets(false);
+		settings.setDeleteEnabled(true);
 		settings.setAllowMultipleDelete(false);
+		settings.setEnforceReferentialIntegrityOnWrite(true);
+		settings.setEnforceReferentialIntegrityOnDelete(true);
+		settings.setAutoCreatePlaceholderReferenceTargets(false);
+		settings.setAllowInlineMatchUrlReferences(true);
 		settings.setAdvancedHSearchIndexing(false);
 		return settings;
 	}

@@ -1,4 +1,4 @@
-package fhircare.bench.hapi;
+package fhircare.peers.hapi;
 
 import ca.uhn.fhir.context.FhirContext;
 import ca.uhn.fhir.context.support.IValidationSupport;
@@ -25,7 +25,7 @@ import org.springframework.context.annotation.Import;
  * A HAPI FHIR JPA server for FHIR R4 on embedded H2, serving the FHIR base at {@code /fhir}.
  *
  * <p>It serves the REST API of HAPI's JPA server as its starter project wires it, less what a
- * benchmark peer does not need: no subscriptions, no MDM, no clinical reasoning, no request
+ * test or benchmark peer does not need: no subscriptions, no MDM, no clinical reasoning, no request
  * validation, no narratives, no web UI. {@code server.port} and {@code hapi.data-dir} (where
  * the H2 files go) come from the command line, e.g. {@code --server.port=8090
  * --hapi.data-dir=/some/dir}; the listener is bound to 127.0.0.1 unless {@code server.address}
@@ -62,7 +62,7 @@ public class HapiServerApplication {
 		server.registerProvider(systemProvider);
 		JpaCapabilityStatementProvider capabilities = new JpaCapabilityStatementProvider(
 				server, systemDao, storageSettings, searchParamRegistry, validationSupport);
-		capabilities.setImplementationDescription("HAPI FHIR R4 Server (fhircare bench)");
+		capabilities.setImplementationDescription("HAPI FHIR R4 Server (fhircare test peer)");
 		server.setServerConformanceProvider(capabilities);
 		server.setPagingProvider(pagingProvider);
 		server.setDefaultResponseEncoding(EncodingEnum.JSON);

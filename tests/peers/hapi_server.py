@@ -1,15 +1,58 @@
-"""A HAPI FHIR JPA server 8.8.0 (R4, embedded H2) on loopback: a peer to measure beside fhircare.
+"""A HAPI FHIR JPA server 8.8.0 (R4, embedded H2) on loopback: the sync tests' live peer and
+the server the benchmarks measure fhircare beside.
 
-The server is the small Spring Boot app in ``bench/hapi/``; ``build`` packages it with Maven
-into ``var/hapi/hapi-server.jar`` (once, and again only when its sources change), and
+The server is the small Spring Boot app in ``tests/peers/hapi/``; ``build`` packages it with
+Maven into ``var/hapi/hapi-server.jar`` (once, and again only when its sources change), and
 ``HapiServer`` runs that jar with its H2 files and its log in a data folder::
 
-    .venv/bin/python -m bench.hapi_server build
-    .venv/bin/python -m bench.hapi_server run --port 8090   # Ctrl-C stops it
+    .venv/bin/python -m tests.peers.hapi_server build
+    .venv/bin/python -m tests.peers.hapi_server run --port 8090   # Ctrl-C stops it
 
 The first build downloads HAPI and Spring Boot from Maven Central (a few minutes); start-up
 takes one to two minutes on two CPUs, most of it HAPI's Spring context and, on a new folder,
-its schema.
+its schema. The pytest fixture is ``hapi_peer`` in ``tests/peers/fixtures.py``.
+
+What this peer does, as observed on a live start (the sync engine relies on it; the storage
+settings are in ``JpaServerConfig.java``):
+
+- Searches are not cached: a search or ``_history`` right after a write sees it (HAPI's
+  default reuses an identical search's results for 60 s; turned off here).
+- ``_history`` at type and system level (``[type]/_history``, ``_history``) takes ``_since``
+  (inclusive: a version whose ``lastUpdated`` equals it is returned), newest first, with
+  ``total`` and ``next`` links by ``_offset``. Every entry has an absolute ``fullUrl``
+  (``{base}/Patient/{id}``, no version) and ``request.url`` *with* the version
+  (``Patient/{id}/_history/{n}``). A deletion is its own version::
+
+      {"fullUrl": "{base}/Patient/{id}",
+       "request": {"method": "DELETE", "url": "Patient/{id}/_history/2"},
+       "response": {"status": "200 OK", "etag": 'W/"2"'}}
+
+  with no ``resource`` and no ``response.lastModified``. Version 1 is always
+  ``"method": "POST"``, ``"status": "201 Created"``, even when created by PUT; later versions
+  are ``PUT``/``"200 OK"``, also a PUT that recreates a deleted resource (it answers 201).
+- DELETE answers 200 with an OperationOutcome and no ETag; deleting again answers 200 and
+  makes no version; a read of a deleted resource answers 410. A PUT whose content equals the
+  current version makes no new version (200, same ETag).
+- ``/fhir/metadata``: no resource declares ``updateCreate`` (absent, though update-as-create
+  works); ``conditionalCreate`` true; ``conditionalDelete`` "multiple" (yet more than one
+  match is refused); every type lists ``history-type`` and ``history-instance``; the system
+  lists ``transaction`` and ``history-system`` (batch works but is not listed).
+- Client-assigned ids (PUT to a new id): alphanumeric ones and UUIDs are accepted (201);
+  purely numeric ones are refused with 400 (HAPI-0960). Server-assigned ids are numeric.
+- ``_tag=system|code`` works in searches and in ``If-None-Exist`` on POST (and in a
+  transaction entry's ``ifNoneExist``): 201, then 200 with the existing resource; 412 when it
+  matches two.
+- Tags are carried forward: an update keeps the previous version's ``meta.tag`` (a body with
+  tag B over a version with tag A stores both), so a tag cannot be removed by PUT.
+- ``If-Match`` on PUT (``W/"1"``, ``"1"`` or ``1``) that is stale answers **409** (HAPI-0989,
+  "not the current version"), not 412. On a resource that does not exist it is ignored and
+  the PUT creates (201).
+- A transaction whose PUT entries carry ``request.ifMatch`` works: current ones update
+  (entry ``response.etag`` is bare, ``"3"``), a stale one fails the whole transaction with
+  409; on a missing resource the entry creates.
+- Referential integrity on write (HAPI's default, kept): a reference to a resource that does
+  not exist is refused with 400 (HAPI-1094) on POST, PUT and in a transaction; deleting a
+  resource that is still referenced answers 409.
 """
 
 from __future__ import annotations
@@ -231,7 +274,7 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m bench.hapi_server",
+        prog="python -m tests.peers.hapi_server",
         description=f"Build or run a HAPI FHIR JPA server {HAPI_VERSION} (R4, H2) on loopback.",
     )
     parser.add_argument("--var-dir", type=Path, default=Path("var"), help="default: var")
