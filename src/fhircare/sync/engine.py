@@ -45,9 +45,13 @@ async def session(
     a client; its report is finished and saved when the block ends, however it ends."""
     state = SyncState(context.store, remote.name)
     report = RunReport(remote.name, direction, dry_run)
-    await state.acquire(lease_seconds)
+    client = RemoteClient(remote, transport=transport)  # a configuration error stops here
+    try:
+        await state.acquire(lease_seconds)
+    except BaseException:
+        await client.aclose()
+        raise
     renewal = asyncio.create_task(_renew(state, lease_seconds))
-    client = RemoteClient(remote, transport=transport)
     try:
         instance = await instance_id(context.store)
         yield Job(context, remote, client, state, report, instance, dry_run, progress)
