@@ -219,3 +219,30 @@ async def test_transaction_conditional_references_use_indexes(loaded: tuple[Any,
         assert stored["for"]["reference"] == f"Patient/{patient}"
 
     assert_indexed(store, await statements(store, transaction), "conditional reference")
+
+
+async def test_changes_read_history_in_sequence_order_from_an_index(
+    loaded: tuple[Any, ...],
+) -> None:
+    """The push cursor's query walks ``history`` by its primary key (every type) or by
+    ``history_type_seq`` (one range per type, merged), already in order: no sort."""
+    store = loaded[0]
+    cases = {
+        None: "USING INTEGER PRIMARY KEY (rowid>?)",
+        ("Task",): "USING INDEX history_type_seq (type=? AND seq>?)",
+        ("Task", "Patient"): "USING INDEX history_type_seq (type=? AND seq>?)",
+    }
+    for types, access in cases.items():
+
+        async def changes(t: Any = types) -> None:
+            listed = await store.changes(100, t, 50)
+            assert len(listed) == 50 and listed[0].seq > 100
+            assert t is None or {v.resource_type for v in listed} <= set(t)
+
+        found = await statements(store, changes)
+        assert len(found) == 1, found
+        steps = plan(store.path, found[0])
+        searches = [s for s in steps if s.startswith(("SEARCH", "SCAN"))]
+        assert searches and all(access in s for s in searches), steps
+        assert len(searches) == len(types or [None]), steps
+        assert not any("TEMP B-TREE" in s for s in steps), steps

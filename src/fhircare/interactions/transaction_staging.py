@@ -11,16 +11,18 @@ transaction's result is visible; a claim this transaction already holds is grant
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from fhircare.fhir import errors
 from fhircare.search.predicates import Predicate
 from fhircare.storage.protocol import (
+    ANY_REV,
     HistoryQuery,
     ResourceStore,
     SearchPage,
     SearchQuery,
+    StateRecord,
     StoredVersion,
     Write,
 )
@@ -128,3 +130,32 @@ class StagedStore:
         self, version: StoredVersion, index: tuple[dict[str, Any], ...]
     ) -> bool:
         return await self._store.replace_index(version, index)
+
+    async def changes(
+        self, after_seq: int, resource_types: Sequence[str] | None = None, count: int = 500
+    ) -> list[StoredVersion]:
+        return await self._store.changes(after_seq, resource_types, count)
+
+    # The state records are not part of a transaction: they go to the store at once.
+
+    async def state_get(self, space: str, key: str) -> StateRecord | None:
+        return await self._store.state_get(space, key)
+
+    async def state_put(
+        self, space: str, key: str, value: dict[str, Any], expect: int = ANY_REV
+    ) -> StateRecord | None:
+        return await self._store.state_put(space, key, value, expect)
+
+    async def state_put_many(self, space: str, values: Mapping[str, dict[str, Any]]) -> None:
+        await self._store.state_put_many(space, values)
+
+    async def state_get_many(self, space: str, keys: Sequence[str]) -> dict[str, StateRecord]:
+        return await self._store.state_get_many(space, keys)
+
+    async def state_delete(self, space: str, key: str) -> None:
+        await self._store.state_delete(space, key)
+
+    async def state_list(
+        self, space: str, prefix: str = "", after: str = "", count: int = 100
+    ) -> list[StateRecord]:
+        return await self._store.state_list(space, prefix, after, count)

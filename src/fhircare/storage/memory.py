@@ -7,21 +7,24 @@ each is atomic, which is the behaviour the MongoDB store gets from its compare-a
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from fhircare.search.match import matches
 from fhircare.search.predicates import Predicate
 from fhircare.search.sort_values import compare, sort_key, sort_values, values_of
 from fhircare.storage.protocol import (
+    ANY_REV,
     HistoryQuery,
     Position,
     SearchPage,
     SearchQuery,
+    StateRecord,
     StoredVersion,
     VersionConflict,
     Write,
 )
+from fhircare.storage.state import decode_value, encode_value
 
 
 class MemoryStore:
@@ -36,6 +39,7 @@ class MemoryStore:
         self._claims: dict[str, str] = {}
         self._changes: dict[str, int] = {}
         self._seq = 0
+        self._state: dict[tuple[str, str], tuple[bytes, int]] = {}
 
     async def open(self) -> None:
         return None
@@ -111,7 +115,7 @@ class MemoryStore:
         return len(self._matching(query))
 
     def _found(self, query: SearchQuery) -> list[StoredVersion]:
-        found = []
+        found: list[StoredVersion] = []
         for key in sorted(self._current):
             stored = self._current[key]
             if stored.deleted or query.resource_type not in (None, stored.resource_type):
@@ -191,3 +195,55 @@ class MemoryStore:
             return False
         self._index[key] = index  # keep in step with what commit keeps of write.index
         return True
+
+    async def changes(
+        self, after_seq: int, resource_types: Sequence[str] | None = None, count: int = 500
+    ) -> list[StoredVersion]:
+        # the log is in sequence order, every version in it committed
+        types = None if resource_types is None else set(resource_types)
+        found: list[StoredVersion] = []
+        for version in self._log[max(after_seq, 0) :]:
+            if len(found) >= count:
+                break
+            if types is None or version.resource_type in types:
+                found.append(version)
+        return found
+
+    # The state is kept as JSON text, as the other stores keep it: what a caller does to a
+    # dictionary it passed or got back changes nothing here.
+
+    def _record(self, space: str, key: str) -> StateRecord | None:
+        kept = self._state.get((space, key))
+        return None if kept is None else StateRecord(space, key, decode_value(kept[0]), kept[1])
+
+    async def state_get(self, space: str, key: str) -> StateRecord | None:
+        return self._record(space, key)
+
+    async def state_put(
+        self, space: str, key: str, value: dict[str, Any], expect: int = ANY_REV
+    ) -> StateRecord | None:
+        kept = self._state.get((space, key))
+        rev = 0 if kept is None else kept[1]
+        if expect != ANY_REV and expect != rev:
+            return None
+        self._state[(space, key)] = (encode_value(value), rev + 1)
+        return self._record(space, key)
+
+    async def state_put_many(self, space: str, values: Mapping[str, dict[str, Any]]) -> None:
+        for key, value in values.items():
+            await self.state_put(space, key, value)
+
+    async def state_get_many(self, space: str, keys: Sequence[str]) -> dict[str, StateRecord]:
+        found = {key: self._record(space, key) for key in keys}
+        return {key: record for key, record in found.items() if record is not None}
+
+    async def state_delete(self, space: str, key: str) -> None:
+        self._state.pop((space, key), None)
+
+    async def state_list(
+        self, space: str, prefix: str = "", after: str = "", count: int = 100
+    ) -> list[StateRecord]:
+        keys = sorted(
+            key for s, key in self._state if s == space and key.startswith(prefix) and key > after
+        )
+        return [r for r in (self._record(space, key) for key in keys[: max(count, 0)]) if r]

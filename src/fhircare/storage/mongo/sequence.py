@@ -10,11 +10,18 @@ strings because FerretDB pushes down only string (or ObjectId) ``_id`` filters.
 
 Stores written before this scheme hold integer keys; ``open`` records their highest as
 the ``floor`` (one scan, once), below which every number counts as taken.
+
+A number's document also says when it was reserved (``at``) and, once its writer knows
+that no version will ever have it (a lost race, an aborted transaction), that it is
+``void``: the changes feed (``changes.py``) reads both to tell a number still in flight
+from one that will stay a gap.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Generator
+import asyncio
+from collections.abc import Awaitable, Callable, Generator, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import DESCENDING
@@ -110,7 +117,8 @@ class WriteSequence:
         if count == 0:
             return []
         first = max(self._last, await self._known_floor()) + 1
-        block = [{"_id": key(first + i)} for i in range(count)]
+        at = datetime.now(UTC)
+        block = [{"_id": key(first + i), "at": at} for i in range(count)]
         try:
             await self._collection.insert_many(block, ordered=True)
             taken = count
@@ -128,9 +136,25 @@ class WriteSequence:
         candidate = max(self._last, await self._known_floor()) + 1
         while True:
             try:
-                await self._collection.insert_one({"_id": key(candidate)})
+                await self._collection.insert_one({"_id": key(candidate), "at": datetime.now(UTC)})
             except DuplicateKeyError:
                 candidate = max(candidate, await self.highest()) + 1
                 continue
             self._last = max(self._last, candidate)
             return candidate
+
+    async def void(self, numbers: Iterable[int]) -> None:
+        """Mark reserved numbers that no version will have (only their writer, or the
+        recoverer that dropped its write, knows it), so the changes feed need not wait."""
+        await asyncio.gather(
+            *(
+                self._collection.update_one({"_id": key(n)}, {"$set": {"void": True}})
+                for n in numbers
+            )
+        )
+
+    async def reservations(self, numbers: Iterable[int]) -> dict[int, dict[str, Any]]:
+        """The documents of ``numbers`` that have one, by number (lookups by ``_id``)."""
+        wanted = list(numbers)
+        found = await asyncio.gather(*(self._collection.find_one({"_id": key(n)}) for n in wanted))
+        return {n: doc for n, doc in zip(wanted, found, strict=True) if doc is not None}

@@ -1,8 +1,9 @@
 """ResourceStore on MongoDB (and FerretDB) with pymongo's native async API.
 
 ``MongoStore`` opens the collections and reads; its writes are journaled (``writes.py``,
-which explains why: FerretDB makes only an insert into a unique ``_id`` race-proof), and
-its searches are prefiltered keyset pages (``search.py``).
+which explains why: FerretDB makes only an insert into a unique ``_id`` race-proof), its
+searches are prefiltered keyset pages (``search.py``), the write sequence is listed in
+order past writes in flight (``changes.py``) and the state records are in ``state.py``.
 """
 
 from __future__ import annotations
@@ -13,18 +14,20 @@ from datetime import timedelta
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from fhircare.storage.mongo.changes import MongoChanges
 from fhircare.storage.mongo.documents import Document, resource_key, to_stored, version_key
 from fhircare.storage.mongo.search import MongoSearch, keyset, live_filter, sort_fields
 from fhircare.storage.mongo.sequence import WriteSequence
-from fhircare.storage.mongo.transactions import JournaledTransactions
+from fhircare.storage.mongo.state import MongoState
 from fhircare.storage.protocol import HistoryQuery, StoredVersion
 
 __all__ = ["Document", "MongoStore", "connect", "keyset", "sort_fields"]
 
 
-class MongoStore(JournaledTransactions, MongoSearch):
+class MongoStore(MongoState, MongoChanges, MongoSearch):
     """Resources in ``resources`` (current), ``history`` (every version) and ``journal``;
-    transactions' ``outcomes`` and conditional operations' ``claims``."""
+    transactions' ``outcomes``, conditional operations' ``claims`` and the ``state``
+    records."""
 
     def __init__(
         self,
@@ -41,6 +44,7 @@ class MongoStore(JournaledTransactions, MongoSearch):
         self._outcomes = self._db["outcomes"]
         self._claims = self._db["claims"]
         self._changes = self._db["changes"]
+        self._state = self._db["state"]
         self._intent_timeout = intent_timeout
         self._per_entry = False
 
@@ -60,6 +64,7 @@ class MongoStore(JournaledTransactions, MongoSearch):
                 [("idx.p", ASCENDING), (f"idx.{field}", ASCENDING)], name=name
             )
         await self._current.create_index([("type", ASCENDING), ("_id", ASCENDING)], name="type_key")
+        await self._state.create_index([("space", ASCENDING), ("key", ASCENDING)], name="space_key")
         await self.settle()
 
     async def close(self) -> None:

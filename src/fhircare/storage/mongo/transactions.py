@@ -19,6 +19,10 @@ then taken for dead; ``settle`` makes start-up wait for that). The steps:
    (batched), then clear the entries;
 6. ``cleared``: delete the outcome.
 
+Before step 3, a transaction whose entries were journaled too late after its numbers were
+reserved withdraws them and starts again, as a single write does (``writes.py``); an
+aborted transaction's numbers are marked void.
+
 An abort outcome outlives its entries for ten intent timeouts: an owner stalled past the
 timeout, whose entries a recoverer dropped, then finds it and cannot decide ``commit``.
 
@@ -34,6 +38,7 @@ older than the intent timeout is taken over by whoever first inserts a take-over
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Sequence
 from contextlib import suppress
@@ -64,6 +69,10 @@ COMMIT, ABORT = "commit", "abort"
 DUPLICATE_KEY = 11000
 
 
+class _Withdrawn(Exception):
+    """The entries were journaled too late after the numbers were reserved."""
+
+
 class JournaledTransactions(JournaledWrites):
     """``MongoStore``'s ``commit_all``, ``claim`` and ``release``."""
 
@@ -74,34 +83,48 @@ class JournaledTransactions(JournaledWrites):
         """A step boundary of ``commit_all`` (a hook for fault-injection tests)."""
 
     async def commit_all(self, writes: Sequence[Write]) -> list[StoredVersion]:
-        tx = uuid.uuid4().hex
-        seqs = await self._sequence.reserve_many(len(writes))
-        versions = [version_document(w, n) for w, n in zip(writes, seqs, strict=True)]
-        await self._step("sequence")
-        reserved_at = datetime.now(UTC)
-        entries = [{**v, "tx": tx, "reservedAt": reserved_at} for v in versions]
-        try:
+        while True:
+            started = time.monotonic()
+            tx = uuid.uuid4().hex
+            seqs = await self._sequence.reserve_many(len(writes))
+            versions = [version_document(w, n) for w, n in zip(writes, seqs, strict=True)]
+            await self._step("sequence")
+            reserved_at = datetime.now(UTC)
+            entries = [{**v, "tx": tx, "reservedAt": reserved_at} for v in versions]
             try:
-                await self._reserve(entries, writes)
-            except DocumentTooLarge as error:  # the entries before it are dropped below
-                raise WriteTooLarge(str(error)) from None
-            await self._step("journal")
-            await self._check_versions(writes)
-            if await self._journal.count_documents({"tx": tx}) != len(entries):
-                raise VersionConflict(writes[0].version - 1, 0)  # a recoverer aborted it
-            await self._step("checked")
-            if await self._decide(tx, COMMIT) != COMMIT:
-                raise VersionConflict(writes[0].version - 1, 0)  # a recoverer aborted it
-        except Exception:
-            await self._decide(tx, ABORT)
-            await self._journal.delete_many({"tx": tx})
+                try:
+                    await self._reserve(entries, writes)
+                except DocumentTooLarge as error:  # the entries before it are dropped below
+                    raise WriteTooLarge(str(error)) from None
+                await self._step("journal")
+                if self._reserved_too_long(started):
+                    raise _Withdrawn  # as a single write withdraws (writes.py)
+                await self._check_versions(writes)
+                if await self._journal.count_documents({"tx": tx}) != len(entries):
+                    raise VersionConflict(writes[0].version - 1, 0)  # a recoverer aborted it
+                await self._step("checked")
+                if await self._decide(tx, COMMIT) != COMMIT:
+                    raise VersionConflict(writes[0].version - 1, 0)  # a recoverer aborted it
+            except _Withdrawn:
+                await self._abort(tx, seqs)
+                continue
+            except Exception:
+                await self._abort(tx, seqs)
+                raise
+            await self._step("decided")
+            await self._apply(entries)
             await self._outcomes.delete_one({"_id": tx})
-            raise
-        await self._step("decided")
-        await self._apply(entries)
+            await self._step("cleared")
+            return [to_stored(v) for v in versions]
+
+    async def _abort(self, tx: str, seqs: list[int]) -> None:
+        """Decide ``abort`` (unless already decided) and drop every entry; the numbers are
+        void when the abort stands (nothing of the transaction was applied)."""
+        outcome = await self._decide(tx, ABORT)
+        await self._journal.delete_many({"tx": tx})
         await self._outcomes.delete_one({"_id": tx})
-        await self._step("cleared")
-        return [to_stored(v) for v in versions]
+        if outcome == ABORT:
+            await self._sequence.void(seqs)
 
     async def _reserve(self, entries: list[Document], writes: Sequence[Write]) -> None:
         """Step 2 in one ordered ``insert_many``: a duplicate key stops it there, and that
@@ -176,6 +199,7 @@ class JournaledTransactions(JournaledWrites):
             await self._finish(entry)
         else:
             await self._journal.delete_one({"_id": entry["_id"], "tx": entry["tx"]})
+            await self._sequence.void([entry["seq"]])
         return True
 
     async def _clear_outcomes(self, cutoff: datetime) -> None:

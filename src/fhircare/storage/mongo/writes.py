@@ -14,6 +14,12 @@ inserting it, and updates only what its reservation makes its own:
 4. insert the version into ``history``;
 5. delete the journal entry.
 
+A number that no version will have (a lost race, a dropped write) is marked void in
+``sequence``. A writer that finds step 2 done more than half the intent timeout after it
+began step 1 withdraws the entry and starts again with a new number: the changes feed
+(``changes.py``) takes a number reserved longer ago than the intent timeout, with no
+journal entry and no history, for one that will stay a gap.
+
 A crash after step 2 leaves a journal entry that blocks that one resource until it is
 older than ``intent_timeout``; then recovery (at start-up, or by the next writer that
 meets it) finishes it: steps 3 to 5 are each safe to repeat. No multi-document
@@ -25,6 +31,7 @@ SQLite backend, where a lookup that is not an insert scans its collection.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
@@ -104,18 +111,38 @@ class JournaledWrites:
         """Nothing to clear without transactions (transactions.py)."""
 
     async def commit(self, write: Write) -> StoredVersion:
-        version = version_document(write, await self._next_seq())
-        entry = {**version, "reservedAt": datetime.now(UTC)}
-        try:
-            await self._journal.insert_one(entry)
-        except DocumentTooLarge as error:  # refused before anything was kept
-            raise WriteTooLarge(str(error)) from None
-        except DuplicateKeyError:
-            await self._take_over_if_stale(version["_id"])
-            raise await self._conflict(write) from None
-        if not await self._finish(entry):
-            raise await self._conflict(write)
-        return to_stored(version)
+        while True:
+            started = time.monotonic()
+            version = version_document(write, await self._next_seq())
+            entry = {**version, "reservedAt": datetime.now(UTC)}
+            try:
+                await self._journal.insert_one(entry)
+            except DocumentTooLarge as error:  # refused before anything was kept
+                await self._sequence.void([version["seq"]])
+                raise WriteTooLarge(str(error)) from None
+            except DuplicateKeyError:
+                await self._sequence.void([version["seq"]])
+                await self._take_over_if_stale(version["_id"])
+                raise await self._conflict(write) from None
+            if self._reserved_too_long(started) and await self._withdraw(entry):
+                continue
+            if not await self._finish(entry):
+                raise await self._conflict(write)
+            return to_stored(version)
+
+    def _reserved_too_long(self, started: float) -> bool:
+        """Whether step 2 ended more than half the intent timeout after step 1 began (at
+        ``time.monotonic()`` ``started``): the changes feed may soon take the number for
+        an abandoned one (the other half is a margin for clocks)."""
+        return time.monotonic() - started > self._intent_timeout.total_seconds() / 2
+
+    async def _withdraw(self, entry: Document) -> bool:
+        """Delete a fresh entry of one's own before anything of it was applied and void its
+        number; False when it is gone already (a recoverer took it over)."""
+        withdrawn = await self._journal.delete_one({"_id": entry["_id"], "seq": entry["seq"]})
+        if withdrawn.deleted_count == 1:
+            await self._sequence.void([entry["seq"]])
+        return withdrawn.deleted_count == 1
 
     async def _conflict(self, write: Write) -> VersionConflict:
         latest = await self._current.find_one({"_id": resource_key(write.resource_type, write.id)})
@@ -145,6 +172,10 @@ class JournaledWrites:
                 await self._history.insert_one(history_document(version))
             if version["type"] in WATCHED_TYPES:
                 await self._changed(version["type"])
+        else:
+            # never landed, and with the resource elsewhere nobody finishing this entry can
+            # land it: its number stays a gap
+            await self._sequence.void([version["seq"]])
         await self._journal.delete_one({"_id": version["_id"]})
         return landed
 

@@ -11,6 +11,7 @@
 - ``sorts``: the ``_sort`` value of each parameter a current version has, ascending (``a``,
   the smallest) and descending (``d``, the largest).
 - ``claims``: conditional operations' locks.
+- ``state``: the small key-value state records (``protocol.StateRecord``), each value JSON.
 """
 
 from __future__ import annotations
@@ -79,4 +80,12 @@ CREATE TABLE IF NOT EXISTS claims (
     token TEXT NOT NULL,
     taken REAL NOT NULL
 );
+
+CREATE TABLE IF NOT EXISTS state (
+    space TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value BLOB NOT NULL,
+    rev INTEGER NOT NULL,
+    PRIMARY KEY (space, key)
+) WITHOUT ROWID;
 """

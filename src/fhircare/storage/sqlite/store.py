@@ -24,11 +24,15 @@ from fhircare.storage.sqlite.codec import encode_entries, encode_sort_values, in
 from fhircare.storage.sqlite.compile import where
 from fhircare.storage.sqlite.database import Database
 from fhircare.storage.sqlite.search import SqliteSearch, watermark
+from fhircare.storage.sqlite.state import SqliteState
 
 _VERSION = rows.VERSION_COLUMNS
+_MERGED_TYPES = 64
+"""Up to this many types, ``changes`` merges one index range per type (SQLite allows 500
+arms in a compound select); past it, one range sorted in a temporary B-tree."""
 
 
-class SqliteStore(SqliteSearch):
+class SqliteStore(SqliteSearch, SqliteState):
     """Resources in one database file; any number of processes may share it."""
 
     def __init__(
@@ -135,6 +139,35 @@ class SqliteStore(SqliteSearch):
         text, params = self._history_filter(query)
         sql = f"SELECT count(*) FROM history WHERE {text}"
         return int(await self._db.read(lambda c: c.execute(sql, params).fetchone()[0]))
+
+    async def changes(
+        self, after_seq: int, resource_types: Sequence[str] | None = None, count: int = 500
+    ) -> list[StoredVersion]:
+        # A write is one transaction holding the write lock, and seq is its history row id:
+        # versions commit in sequence order, so a snapshot holds every one up to its last.
+        if count <= 0:
+            return []
+        if resource_types is None:
+            sql = f"SELECT {_VERSION} FROM history WHERE seq > ? ORDER BY seq LIMIT ?"
+            params: list[Any] = [after_seq, count]
+        else:
+            types = sorted(set(resource_types))
+            if not types:
+                return []
+            if len(types) <= _MERGED_TYPES:
+                # each type's range read in seq order from history_type_seq, merged
+                arm = f"SELECT {_VERSION} FROM history WHERE type = ? AND seq > ?"
+                sql = " UNION ALL ".join([arm] * len(types)) + " ORDER BY seq LIMIT ?"
+                params = [p for t in types for p in (t, after_seq)] + [count]
+            else:
+                marks = ", ".join("?" * len(types))
+                sql = (
+                    f"SELECT {_VERSION} FROM history WHERE type IN ({marks}) AND seq > ? "
+                    "ORDER BY seq LIMIT ?"
+                )
+                params = [*types, after_seq, count]
+        found = await self._db.read(lambda c: c.execute(sql, params).fetchall())
+        return [rows.to_stored(row) for row in found]
 
     async def iterate_current(
         self, resource_type: str | None, batch: int = 500
