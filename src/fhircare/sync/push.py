@@ -160,8 +160,8 @@ class Pusher:
             link = links.get(key)
             if link is not None:
                 out[key] = f"{item.resource_type}/{link.remote_id}"
-            elif await self._takes_client_ids(item.resource_type):
-                out[key] = key
+            elif not item.id.isdigit() and await self._takes_client_ids(item.resource_type):
+                out[key] = key  # HAPI, by default, refuses purely numeric client ids
             else:
                 out[key] = _placeholder(key)
         return out

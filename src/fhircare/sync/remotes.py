@@ -128,6 +128,18 @@ class Remote(Frozen):
             return tuple({"type": v} if isinstance(v, str) else v for v in value)
         return value
 
+    @field_validator("types")
+    @classmethod
+    def _known_types(cls, value: tuple[TypeSpec, ...]) -> tuple[TypeSpec, ...]:
+        from fhircare.fhir.models import RESOURCE_TYPES
+
+        unknown = [spec.type for spec in value if spec.type not in RESOURCE_TYPES]
+        if unknown:
+            raise ValueError(f"not a resource type this server serves: {', '.join(unknown)}")
+        if not value:
+            raise ValueError("names no resource type")
+        return value
+
     @property
     def pulls(self) -> bool:
         return self.direction in ("pull", "both")
@@ -145,9 +157,7 @@ class Remote(Frozen):
 
 
 def _describe(error: ValidationError, where: str) -> str:
-    problems = [
-        f"{where}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
-    ]
+    problems = [f"{where}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()]
     return "; ".join(problems)
 
 

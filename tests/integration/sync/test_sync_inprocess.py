@@ -1,5 +1,6 @@
-"""The sync engine between two fhircare apps in-process (``httpx.ASGITransport``), both on
-the memory store: push, pull, echo suppression, deletes, conflicts and each create path.
+"""The sync engine between two fhircare apps in-process (``httpx.ASGITransport``), the
+remote on the memory store and the local one on every store: push, pull, echo
+suppression, deletes, conflicts and each way of creating on the remote.
 
 The same behaviours against live peers on loopback (HAPI and a second fhircare process)
 are in ``test_sync_live.py``; this module pins the engine's logic quickly.
@@ -20,6 +21,7 @@ from fhircare.interactions.request import Context
 from fhircare.loader import load
 from fhircare.settings import Settings
 from fhircare.storage.memory import MemoryStore
+from fhircare.storage.protocol import ResourceStore
 from fhircare.sync import engine
 from fhircare.sync.remotes import CARE_TYPES, Remote, parse_remote
 from fhircare.sync.state import SyncState
@@ -37,12 +39,6 @@ class Peer:
     context: Context
 
 
-async def _context() -> Context:
-    context = context_for(Settings(), MemoryStore())
-    await context.search_parameters.load()
-    return context
-
-
 @pytest.fixture
 async def peer() -> AsyncIterator[Peer]:
     store = MemoryStore()
@@ -54,8 +50,12 @@ async def peer() -> AsyncIterator[Peer]:
 
 
 @pytest.fixture
-async def local() -> Context:
-    return await _context()
+async def local(store: ResourceStore) -> Context:
+    """The local side on each store (``tests/conftest.py``): the id map, cursors,
+    conflicts and leases live in the store, so the engine runs on every one."""
+    context = context_for(Settings(), store)
+    await context.search_parameters.load()
+    return context
 
 
 def remote(**fields: Any) -> Remote:
