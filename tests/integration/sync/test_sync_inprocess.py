@@ -211,3 +211,45 @@ async def test_dry_run_changes_nothing(local: Context, peer: Peer) -> None:
     assert await remote_resources(peer.http, ("Patient",)) == {}
     real = await sync(local, peer, "push")
     assert real.pushed == report.pushed
+
+
+@pytest.mark.parametrize("keep", ["local", "remote"])
+async def test_manual_conflict_resolved(local: Context, peer: Peer, keep: str) -> None:
+    from fhircare.sync import conflicts
+    from fhircare.sync import local as local_writes
+
+    theirs = await _create(
+        peer,
+        {
+            "resourceType": "Goal",
+            "lifecycleStatus": "proposed",
+            "description": {"text": "g"},
+            "subject": {"reference": "Patient/p1"},
+        },
+    )
+    await sync(local, peer, "pull", conflicts="manual")
+    ((key, mine),) = (await local_resources(local, ("Goal",))).items()
+    await local_writes.put(local, {**mine, "lifecycleStatus": "active"}, None)
+    theirs["lifecycleStatus"] = "cancelled"
+    await peer.http.put(f"Goal/{theirs['id']}", json=theirs, headers=FHIR_JSON)
+    await sync(local, peer, "both", conflicts="manual")
+    (open_conflict,) = await conflicts.list_conflicts(local, "peer")
+    assert open_conflict["resource"] == key
+
+    report = await conflicts.resolve(
+        local,
+        remote(conflicts="manual"),
+        key,
+        keep,
+        transport=peer.transport,  # type: ignore[arg-type]
+    )
+    assert report.failed == 0, report.errors
+    assert await conflicts.list_conflicts(local, "peer") == []
+    expected = "active" if keep == "local" else "cancelled"
+    here = (await local_resources(local, ("Goal",)))[key]["lifecycleStatus"]
+    there = (await peer.http.get(f"Goal/{theirs['id']}")).json()["lifecycleStatus"]
+    assert here == there == expected
+    after = await sync(local, peer, "both", conflicts="manual")
+    assert (after.conflicted, after.pulled, after.pushed) == (0, 0, 0)
+    with pytest.raises(conflicts.NoSuchConflict):
+        await conflicts.resolve(local, remote(), key, "local", transport=peer.transport)
