@@ -59,7 +59,11 @@ def context_for(settings: Settings, store: ResourceStore) -> Context:
         store, default_registry(), settings.search_parameter_refresh_seconds
     )
     return Context(
-        store=store, limits=limits, search_limits=search_limits, search_parameters=parameters
+        store=store,
+        limits=limits,
+        search_limits=search_limits,
+        search_parameters=parameters,
+        sync_remotes=settings.sync_remotes,
     )
 
 

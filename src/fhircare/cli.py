@@ -1,4 +1,5 @@
-"""The ``fhircare`` command: serve, load, and run the dev store."""
+"""The ``fhircare`` command: serve, load, reindex, sync (``sync_cli.py``), and run the dev
+store."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from fhircare.settings import Settings
+from fhircare.sync_cli import sync_app
 
 if TYPE_CHECKING:
     from fhircare.interactions.request import Context
@@ -28,6 +30,7 @@ db_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(db_app, name="db")
+app.add_typer(sync_app, name="sync")
 err = Console(stderr=True)
 EXAMPLES = Path("examples")
 

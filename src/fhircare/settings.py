@@ -87,6 +87,10 @@ class Settings(BaseSettings):
         description="How often (at most) a process checks the store for SearchParameter "
         "changes made by other processes; its own changes apply at once.",
     )
+    sync_remotes: Path = Field(
+        default=Path("remotes.toml"),
+        description="The TOML file naming sync remotes (``fhircare sync``, ``$sync``).",
+    )
 
     def effective_mongodb_uri(self) -> str:
         """The configured MongoDB, or the FerretDB that ``fhircare db run`` starts."""

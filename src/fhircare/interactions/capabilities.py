@@ -4,10 +4,11 @@ Built from what the server implements and nothing more: the interactions listed 
 the resource types the validation models know and the search parameters of the registry
 (the packaged ones and the active SearchParameter resources), the conditional create,
 update and delete (``single`` or ``multiple`` as the setting says; R4 has no element for
-conditional patch), the ``$reindex`` operation and ``Patient/$everything``
-(``care/everything.py``, named by its official definition). A statement is rendered once
-per (registry object, base URL, delete policy): a changed set of search parameters is a
-new registry, hence a new statement.
+conditional patch), the ``$reindex`` operation, ``Patient/$everything``
+(``care/everything.py``, named by its official definition) and the sync adapter's
+``$sync`` and ``$sync-status``. A statement is rendered once per (registry object, base
+URL, delete policy): a changed set of search parameters is a new registry, hence a new
+statement.
 """
 
 from __future__ import annotations
@@ -46,6 +47,12 @@ TYPE_OPERATIONS: dict[str, tuple[dict[str, str], ...]] = {
     ),
 }
 """The operations of one type beyond ``$reindex``, by their official OperationDefinition."""
+SYSTEM_OPERATIONS: tuple[dict[str, str], ...] = (
+    {"name": "sync", "definition": "urn:fhircare:OperationDefinition:sync"},
+    {"name": "sync-status", "definition": "urn:fhircare:OperationDefinition:sync-status"},
+)
+"""The system operations beyond ``$reindex``: the sync adapter's (``sync/operations.py``),
+by the canonical URLs of their OperationDefinitions in ``profiles/``."""
 
 
 def _search_params(registry: SearchParamRegistry, resource_type: str) -> list[dict[str, Any]]:
@@ -103,7 +110,10 @@ def capability_statement(
                 "mode": "server",
                 "resource": resources,
                 "interaction": [{"code": code} for code in SYSTEM_INTERACTIONS],
-                "operation": [_reindex_operation(base_url)],
+                "operation": [
+                    _reindex_operation(base_url),
+                    *(dict(op) for op in SYSTEM_OPERATIONS),
+                ],
             }
         ],
     }

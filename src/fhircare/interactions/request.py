@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from fhircare.interactions.search_parameters import SearchParameters
 from fhircare.search.limits import SearchLimits
@@ -72,6 +73,8 @@ class Context:
     limits: Limits = Limits()
     search_limits: SearchLimits = field(default_factory=SearchLimits)
     search_parameters: SearchParameters = field(default=None)  # type: ignore[assignment]
+    sync_remotes: Path | None = None
+    """The TOML file naming the sync adapter's remotes (``$sync``); None: no remotes."""
 
     def __post_init__(self) -> None:
         if self.search_parameters is None:

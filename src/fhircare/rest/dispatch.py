@@ -26,8 +26,11 @@ from fhircare.interactions.request import Context, FhirRequest, FhirResponse
 from fhircare.interactions.search import search
 from fhircare.interactions.update import update
 from fhircare.interactions.vread import vread
+from fhircare.sync.operations import sync, sync_status
 
 Interaction = Callable[[Context, FhirRequest], Awaitable[FhirResponse]]
+SYSTEM_PATHS = ("metadata", "_history", "$reindex", "$sync", "$sync-status")
+"""The first path segments that are not a resource type."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ def route(method: str, segments: list[str]) -> Route:
     """Pick the interaction; 404 for unknown paths and types, 405 for a wrong method."""
     method = "GET" if method == "HEAD" else method
     shape = tuple("T" if i == 0 and s in RESOURCE_TYPES else s for i, s in enumerate(segments))
-    if segments and shape[0] != "T" and segments[0] not in ("metadata", "_history", "$reindex"):
+    if segments and shape[0] != "T" and segments[0] not in SYSTEM_PATHS:
         if segments[0][:1].isupper():
             raise errors.not_found(f"Resource type '{segments[0][:64]}' is not supported")
         raise errors.not_found(f"No FHIR endpoint at '/{'/'.join(segments)[:100]}'")
@@ -55,6 +58,12 @@ def route(method: str, segments: list[str]) -> Route:
         ("metadata",): {"GET": Route(capabilities)},
         ("_history",): {"GET": Route(history)},
         ("$reindex",): {"POST": Route(reindex)},
+        # the sync adapter (``sync/operations.py``); $sync-status changes nothing: GET too
+        ("$sync",): {"POST": Route(sync, body="resource")},
+        ("$sync-status",): {
+            "GET": Route(sync_status),
+            "POST": Route(sync_status, body="resource"),
+        },
     }
     if shape and shape[0] == "T":
         t = segments[0]

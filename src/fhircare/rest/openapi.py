@@ -4,9 +4,10 @@ It is rendered from the CapabilityStatement (``interactions/capabilities.py``) a
 nothing else, so it lists exactly what ``GET [base]/metadata`` declares: each interaction
 of the statement becomes the operations of its URL (https://hl7.org/fhir/R4/http.html#summary),
 conditional create, update and delete appear when the statement says they are supported,
-conditional patch with patch (R4 has no element for it), ``$reindex`` where the statement
-names the operation, ``$everything`` (GET and POST, instance and type level) on the types
-naming it, and the media types are the statement's ``format`` and ``patchFormat``.
+conditional patch with patch (R4 has no element for it), ``$reindex``, ``$sync`` and
+``$sync-status`` where the statement names the operation, ``$everything`` (GET and POST,
+instance and type level) on the types naming it, and the media types are the statement's
+``format`` and ``patchFormat``.
 
 To keep the document small the resource type is a ``{type}`` path parameter whose enum is
 the types supporting that interaction, not one path per type. Bodies have a permissive
@@ -15,7 +16,7 @@ the parameters every type has plus a free-form object for the type-specific ones
 type's list is in the CapabilityStatement). Every error is an OperationOutcome.
 
 Each operation carries ``x-fhir-interaction`` (its R4 restful-interaction codes, or
-``operation`` for ``$reindex`` and ``$everything``) and ``x-fhir-conditional``, so a test
+``operation`` for the ``$`` operations) and ``x-fhir-conditional``, so a test
 can compare the document with the statement; the ``dispatch.route`` table is what serves
 them.
 """
@@ -155,9 +156,13 @@ class _Builder:
         return dict(sorted(self.paths.items()))
 
     def operations(self) -> None:
-        """``$reindex`` at system level and each operation for the types that name it:
+        """``$reindex`` at system level, ``$sync`` and ``$sync-status`` as ``_sync`` and
+        ``_sync_status`` describe them, and each operation for the types that name it:
         ``$everything`` as described by ``_everything``, any other as ``$reindex`` is."""
         for op in self.rest.get("operation") or ():
+            if op["name"] in _NAMED_SYSTEM_OPERATIONS:
+                _NAMED_SYSTEM_OPERATIONS[op["name"]](self)
+                continue
             self.add(
                 f"/${op['name']}",
                 "post",
@@ -220,6 +225,7 @@ _DESCRIPTIONS = {
     "413": "Payload Too Large: over the body or Bundle limit",
     "415": "Unsupported Media Type: the body must be JSON",
     "422": "Unprocessable Entity: a business rule or a failed JSON Patch test",
+    "503": "Service Unavailable: the server's sync configuration cannot be used",
 }
 
 
@@ -663,6 +669,73 @@ def _everything(b: _Builder, types: list[str]) -> None:
 
 _NAMED_OPERATIONS: dict[str, Callable[[_Builder, list[str]], None]] = {
     "everything": _everything,
+}
+
+
+def _sync(b: _Builder) -> None:
+    """``POST [base]/$sync`` (``sync/operations.py``): its parameters in the query or a
+    Parameters body; the report in a Parameters resource, also when the run failed."""
+    params = [
+        _query("remote", "The name of a remote in the remotes file (required)"),
+        _query("direction", "pull, push or both (default: the remote's own)", _DIRECTIONS),
+        _query("dryRun", "Only say what would happen", {"type": "string", "enum": _BOOLEANS}),
+        *_params("_format", "_pretty"),
+    ]
+    b.add(
+        "/$sync",
+        "post",
+        b.operation(
+            "operation",
+            "syncSystem",
+            "Run one sync with a configured remote and answer its report",
+            params=params,
+            body={"required": False, "content": _content(b.formats, "Parameters")},
+            responses=_responses(
+                b.formats, {"200": "Parameters"}, (*BODY_ERRORS, "404", "409", "503")
+            ),
+        ),
+    )
+
+
+def _sync_status(b: _Builder) -> None:
+    """``GET|POST [base]/$sync-status`` (``sync/operations.py``): the latest run reports."""
+    params = [
+        _query("remote", "Only this remote's runs and conflicts"),
+        _query("count", "How many runs", {"type": "integer", "minimum": 1, "maximum": 200}),
+        *_params("_format", "_pretty"),
+    ]
+    summary = "The latest sync runs and the open conflicts"
+    errors = (*COMMON_ERRORS, "404", "503")
+    b.add(
+        "/$sync-status",
+        "get",
+        b.operation(
+            "operation",
+            "syncStatus",
+            summary,
+            params=params,
+            responses=_responses(b.formats, {"200": "Parameters"}, errors),
+        ),
+    )
+    b.add(
+        "/$sync-status",
+        "post",
+        b.operation(
+            "operation",
+            "syncStatusPost",
+            f"{summary} (the parameters in a Parameters body)",
+            params=params,
+            body={"required": False, "content": _content(b.formats, "Parameters")},
+            responses=_responses(b.formats, {"200": "Parameters"}, (*errors, "413", "415")),
+        ),
+    )
+
+
+_DIRECTIONS = {"type": "string", "enum": ["pull", "push", "both"]}
+_BOOLEANS = ["true", "false"]
+_NAMED_SYSTEM_OPERATIONS: dict[str, Callable[[_Builder], None]] = {
+    "sync": _sync,
+    "sync-status": _sync_status,
 }
 
 

@@ -42,7 +42,12 @@ HANDLERS = {
     ("batch", False): "_bundle",
 }
 # For an operation: the function serving ``$name``, the last segment of its path.
-OPERATIONS = {"reindex": "reindex", "everything": "everything"}
+OPERATIONS = {
+    "reindex": "reindex",
+    "everything": "everything",
+    "sync": "sync",
+    "sync-status": "sync_status",
+}
 
 
 @pytest.fixture(scope="module")
