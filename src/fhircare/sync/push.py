@@ -277,7 +277,7 @@ class Pusher:
                     accept=(409, 412),
                 )
         except RemoteRejected as error:
-            self.job.report.error(key, error.diagnostics, "remote")
+            self.job.report.error(key, error.diagnostics, "remote", _field(error))
             return
         if response.status in (409, 412):
             await self._settle(item, links, entry["resource"])
@@ -321,7 +321,7 @@ class Pusher:
                     "PUT", path, json=outgoing, headers=headers
                 )
             except RemoteRejected as error:
-                self.job.report.error(key, error.diagnostics, "remote")
+                self.job.report.error(key, error.diagnostics, "remote", _field(error))
                 return
             await self._record(item, links, response)
         elif policy == "remote-wins":
@@ -350,6 +350,14 @@ class Pusher:
                     "remote_resource": None if remote_deleted else found.body,
                 },
             )
+
+
+def _field(error: RemoteRejected) -> str:
+    """The first FHIRPath expression the remote's OperationOutcome names, if any."""
+    for issue in (error.outcome or {}).get("issue") or []:
+        for expression in issue.get("expression") or []:
+            return str(expression)
+    return ""
 
 
 def _ordered(items: list[StoredVersion]) -> list[StoredVersion]:

@@ -212,6 +212,7 @@ async def test_resource_the_remote_rejects_is_recorded_and_the_run_goes_on(
                         "severity": "error",
                         "code": "invalid",
                         "diagnostics": "Goal.subject: no such patient",
+                        "expression": ["Goal.subject"],
                     }
                 ],
             }
@@ -234,6 +235,7 @@ async def test_resource_the_remote_rejects_is_recorded_and_the_run_goes_on(
     report = await engine.run(context, remote(), "push", transport=httpx.MockTransport(handler))
     assert (report.pushed, report.failed) == (1, 1)
     assert report.errors[0]["resource"] == "Goal/bad"
+    assert report.errors[0]["field"] == "Goal.subject"
     assert "no such patient" in report.errors[0]["diagnostics"]
     cursor = await SyncState(context.store, "scripted").cursor("push")
     assert cursor["seq"] > 0  # the run went past the rejected resource
