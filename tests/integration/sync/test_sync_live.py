@@ -365,7 +365,7 @@ async def test_convergence_under_faults_and_a_kill(
     }
     try:
         await world.round(0)
-        killed = run_worker(database, fields, seed, kill_after=3)
+        killed = run_worker(database, fields, seed, kill_after=3 + seed % 6)  # pull or push
         assert killed is None, "the run ended before it could be killed"
         await asyncio.sleep(LEASE_SECONDS + 0.5)  # the killed run's lease runs out
         reports = settle(database, fields, seed)
