@@ -40,10 +40,12 @@ lint: $(STAMP)
 ## the performance tables of the embedded SQLite store: the synthetic rows at 10k, 100k and
 ## 1M resources beside raw sqlite3, then Synthea patients loaded and queried on HAPI FHIR
 ## 8.8.0 and on fhircare, one server at a time (Java 17 and Maven build HAPI and fetch
-## Synthea once into var/); saved under bench/results/
+## Synthea once into var/); saved under bench/results/; then the sync adapter's push and pull
+## against a fresh HAPI beside HAPI's own create and read, at 10k and 100k resources
 bench: $(STAMP)
 	$(BIN)/python -m bench.sqlite --sizes 10000,100000,1000000
 	$(BIN)/python -m bench.realistic --patients 20 --start hapi --start sqlite
+	$(BIN)/python -m bench.sync --sizes 10000,100000 --start hapi
 
 ## the MongoDB store's tables on FerretDB (or MONGODB_URI), beside raw pymongo: about an hour
 ## on FerretDB with 2 CPUs (see the scan policy in bench/plan.py)
