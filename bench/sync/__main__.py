@@ -15,7 +15,7 @@ one running server takes everything: each size's resources carry tags of their o
 read and sync pull are ``_tag`` searches, and the push goes into a server holding the
 earlier rows' data. Every row runs in a child process (``child.py``), whose peak RSS is
 reported. The table goes to stdout, progress to stderr, the JSON to
-``var/bench/sync-<time>.json``; exit status 1 when a row moved a count other than N or
+``bench/results/sync-<time>.json``; exit status 1 when a row moved a count other than N or
 reported failures.
 """
 
@@ -55,6 +55,8 @@ from bench.sync.table import (
     render,
     to_json,
 )
+
+RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
 
 
 def say(message: str) -> None:
@@ -252,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         run = Run(now.strftime("%Y-%m-%dT%H:%M:%SZ"), command, bench.rows, notes(bench))
         if bench.rows:
             print(render(run), flush=True)
-        saved = bench.dir.parent / f"sync-{now:%Y%m%dT%H%M%SZ}.json"
+        RESULTS_DIR.mkdir(exist_ok=True)
+        saved = RESULTS_DIR / f"sync-{now:%Y%m%dT%H%M%SZ}.json"
         saved.write_text(json.dumps(to_json(run), indent=1) + "\n")
         say(f"saved {saved}; took {(time.monotonic() - started) / 60:.1f} min")
         if failed or args.keep or problems(run):
