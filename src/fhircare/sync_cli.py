@@ -27,13 +27,13 @@ from rich.table import Table
 from fhircare.settings import Settings
 from fhircare.sync.remotes import Remote, RemoteConfigError, load_remotes, parse_remote
 from fhircare.sync_runner import (
-    EXIT_BUSY,
     EXIT_CONFIG,
     EXIT_ERRORS,
     EXIT_OK,
     Direction,
     err,
     print_report,
+    refused,
     run_once,
     run_worker,
 )
@@ -440,11 +440,7 @@ async def _resolve(
         except NoSuchConflict as error:
             err.print(f"[red]error[/red] {escape(str(error))}")
             return EXIT_ERRORS
-        except RemoteConfigError as error:
-            err.print(f"[red]error[/red] {escape(str(error))}")
-            return EXIT_CONFIG
-        except LeaseHeld as held:
-            err.print(f"[yellow]busy[/yellow] {escape(str(held))}")
-            return EXIT_BUSY
+        except (RemoteConfigError, LeaseHeld) as error:
+            return refused(error)
     print_report(report)
     return EXIT_OK if report.status == "completed" else EXIT_ERRORS

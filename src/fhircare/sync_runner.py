@@ -40,6 +40,18 @@ Direction = Literal["pull", "push"] | None
 """A command's direction; None: the remote's own."""
 
 
+def refused(error: Exception) -> int:
+    """Print why a run could not start (a configuration error, or another worker holds the
+    lease) and give its exit status."""
+    from fhircare.sync.state import LeaseHeld
+
+    if isinstance(error, LeaseHeld):
+        err.print(f"[yellow]busy[/yellow] {escape(str(error))}")
+        return EXIT_BUSY
+    err.print(f"[red]error[/red] {escape(str(error))}")
+    return EXIT_CONFIG
+
+
 async def run_once(settings: Settings, remote: Remote, direction: Direction, dry_run: bool) -> int:
     """One run; SIGINT or SIGTERM ends it (its report saved as interrupted, status 1)."""
     from fhircare.cli import _opened_context
@@ -72,12 +84,8 @@ async def _run(
             report = await engine.run(
                 context, remote, direction, dry_run=dry_run, progress=progress
             )
-    except RemoteConfigError as error:
-        err.print(f"[red]error[/red] {escape(str(error))}")
-        return EXIT_CONFIG
-    except LeaseHeld as held:
-        err.print(f"[yellow]busy[/yellow] {escape(str(held))}")
-        return EXIT_BUSY
+    except (RemoteConfigError, LeaseHeld) as error:
+        return refused(error)
     print_report(report, stamped)
     return EXIT_OK if report.status == "completed" else EXIT_ERRORS
 

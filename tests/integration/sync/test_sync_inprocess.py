@@ -147,12 +147,11 @@ async def test_reference_before_its_target_resolves(local: Context, peer: Peer) 
     assert await local.store.read(*target.split("/")) is not None
 
 
-@pytest.mark.parametrize(
-    ("policy", "winner"), [("remote-wins", "remote"), ("local-wins", "local"), ("manual", None)]
-)
-async def test_conflict_policies(
-    local: Context, peer: Peer, policy: str, winner: str | None
-) -> None:
+async def _diverged_goal(local: Context, peer: Peer, policy: str) -> tuple[str, dict[str, Any]]:
+    """A Goal pulled from the peer, then made active here and cancelled there; its local
+    key and the peer's copy."""
+    from fhircare.sync import local as local_writes
+
     theirs = await _create(
         peer,
         {
@@ -164,14 +163,20 @@ async def test_conflict_policies(
     )
     await sync(local, peer, "pull", conflicts=policy)
     ((key, mine),) = (await local_resources(local, ("Goal",))).items()
-    mine["lifecycleStatus"] = "active"
-    from fhircare.sync import local as local_writes
-
-    await local_writes.put(local, mine, None)
+    await local_writes.put(local, {**mine, "lifecycleStatus": "active"}, None)
     theirs["lifecycleStatus"] = "cancelled"
-    assert (
-        await peer.http.put(f"Goal/{theirs['id']}", json=theirs, headers=FHIR_JSON)
-    ).status_code == 200
+    answer = await peer.http.put(f"Goal/{theirs['id']}", json=theirs, headers=FHIR_JSON)
+    assert answer.status_code == 200
+    return key, theirs
+
+
+@pytest.mark.parametrize(
+    ("policy", "winner"), [("remote-wins", "remote"), ("local-wins", "local"), ("manual", None)]
+)
+async def test_conflict_policies(
+    local: Context, peer: Peer, policy: str, winner: str | None
+) -> None:
+    key, theirs = await _diverged_goal(local, peer, policy)
     report = await sync(local, peer, "both", conflicts=policy)
     assert report.conflicted >= 1
     here = (await local_resources(local, ("Goal",)))[key]["lifecycleStatus"]
@@ -216,22 +221,8 @@ async def test_dry_run_changes_nothing(local: Context, peer: Peer) -> None:
 @pytest.mark.parametrize("keep", ["local", "remote"])
 async def test_manual_conflict_resolved(local: Context, peer: Peer, keep: str) -> None:
     from fhircare.sync import conflicts
-    from fhircare.sync import local as local_writes
 
-    theirs = await _create(
-        peer,
-        {
-            "resourceType": "Goal",
-            "lifecycleStatus": "proposed",
-            "description": {"text": "g"},
-            "subject": {"reference": "Patient/p1"},
-        },
-    )
-    await sync(local, peer, "pull", conflicts="manual")
-    ((key, mine),) = (await local_resources(local, ("Goal",))).items()
-    await local_writes.put(local, {**mine, "lifecycleStatus": "active"}, None)
-    theirs["lifecycleStatus"] = "cancelled"
-    await peer.http.put(f"Goal/{theirs['id']}", json=theirs, headers=FHIR_JSON)
+    key, theirs = await _diverged_goal(local, peer, "manual")
     await sync(local, peer, "both", conflicts="manual")
     (open_conflict,) = await conflicts.list_conflicts(local, "peer")
     assert open_conflict["resource"] == key
