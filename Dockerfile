@@ -6,6 +6,7 @@ COPY pyproject.toml README.md ./
 COPY src ./src
 RUN pip install --no-cache-dir .
 COPY examples ./examples
+COPY profiles ./profiles
 EXPOSE 8080
 USER nobody
 CMD ["fhircare", "serve", "--examples"]

@@ -11,6 +11,8 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from fhircare import __version__
+from fhircare.care.registry import type_operations
+from fhircare.care.rules import care_rules
 from fhircare.interactions.request import Context, Limits
 from fhircare.interactions.search_parameters import SearchParameters
 from fhircare.rest import errors
@@ -64,6 +66,8 @@ def context_for(settings: Settings, store: ResourceStore) -> Context:
         search_limits=search_limits,
         search_parameters=parameters,
         sync_remotes=settings.sync_remotes,
+        type_operations=type_operations(),
+        rules=care_rules(settings),
     )
 
 

@@ -51,6 +51,8 @@ def serve(
     # uvicorn re-raises SIGTERM after its graceful shutdown; as an exception it ends the
     # process cleanly instead of killing it on the spot.
     signal.signal(signal.SIGTERM, _exit_on_signal)
+    if settings.profiles_dir is not None and settings.profiles_dir.is_dir():
+        _load(settings, [settings.profiles_dir])
     if examples and EXAMPLES.is_dir():
         _load(settings, [EXAMPLES])
     where = f"{host or settings.host}:{port or settings.port}{settings.base_path}"

@@ -91,6 +91,22 @@ class Settings(BaseSettings):
         default=Path("remotes.toml"),
         description="The TOML file naming sync remotes (``fhircare sync``, ``$sync``).",
     )
+    profiles_dir: Path | None = Field(
+        default=Path("profiles"),
+        description="fhircare's conformance resources (OperationDefinitions, "
+        "SearchParameters, StructureDefinitions), loaded into the store by ``fhircare serve`` "
+        "so that they are served and used; unchanged ones make no new version.",
+    )
+    task_lifecycle: Literal["enforce", "off"] = Field(
+        default="enforce",
+        description="``enforce``: Task writes follow the R4 Task state machine "
+        "(``care/task_lifecycle.py``); ``off``: any status change is accepted.",
+    )
+    care_progress_updates: bool = Field(
+        default=True,
+        description="Keep CarePlan activity statuses and Goal achievementStatus up to date when "
+        "linked Tasks and Observations change (``care/progress_sync.py``).",
+    )
 
     def effective_mongodb_uri(self) -> str:
         """The configured MongoDB, or the FerretDB that ``fhircare db run`` starts."""

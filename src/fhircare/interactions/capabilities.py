@@ -14,6 +14,7 @@ statement.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Mapping
 from typing import Any
 
 from fhircare import __version__
@@ -71,8 +72,13 @@ def _reindex_operation(base_url: str) -> dict[str, str]:
 
 
 def capability_statement(
-    base_url: str, registry: SearchParamRegistry, conditional_delete: str = "single"
+    base_url: str,
+    registry: SearchParamRegistry,
+    conditional_delete: str = "single",
+    more_operations: Mapping[str, tuple[dict[str, str], ...]] | None = None,
 ) -> dict[str, Any]:
+    """The statement; ``more_operations`` adds operations per type (the care operations)."""
+    more = more_operations or {}
     resources = [
         {
             "type": resource_type,
@@ -90,6 +96,7 @@ def capability_statement(
             "operation": [
                 _reindex_operation(base_url),
                 *(dict(op) for op in TYPE_OPERATIONS.get(resource_type, ())),
+                *(dict(op) for op in more.get(resource_type, ())),
             ],
         }
         for resource_type in sorted(RESOURCE_TYPES)
@@ -119,9 +126,17 @@ def capability_statement(
     }
 
 
+def statement_of(context: Context, base_url: str, registry: SearchParamRegistry) -> dict[str, Any]:
+    """The statement of the server ``context`` serves, at ``base_url``."""
+    return capability_statement(
+        base_url, registry, context.limits.conditional_delete, context.type_operations
+    )
+
+
 # Keyed by the registry object itself (weakly, so a replaced registry's statements go with
-# it; an ``id()`` could be reused by a later registry), then by base URL and delete policy.
-_RENDERED: weakref.WeakKeyDictionary[SearchParamRegistry, dict[tuple[str, str], bytes]] = (
+# it; an ``id()`` could be reused by a later registry), then by base URL, delete policy and
+# the types with more operations.
+_RENDERED: weakref.WeakKeyDictionary[SearchParamRegistry, dict[tuple[Any, ...], bytes]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -130,8 +145,8 @@ async def capabilities(context: Context, request: FhirRequest) -> FhirResponse:
     registry = context.registry
     rendered = _RENDERED.setdefault(registry, {})
     policy = context.limits.conditional_delete
-    key = (request.base_url, policy)
+    key = (request.base_url, policy, tuple(sorted(context.type_operations)))
     if key not in rendered:
-        statement = capability_statement(request.base_url, registry, policy)
+        statement = statement_of(context, request.base_url, registry)
         rendered[key] = jsonio.dumps(statement)
     return FhirResponse(200, rendered[key])

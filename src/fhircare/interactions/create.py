@@ -42,4 +42,5 @@ async def _create(context: Context, request: FhirRequest, resource: dict[str, An
     with timing.measure("store"):
         stored = await context.store.commit(write)
     await context.search_parameters.written(request.resource_type)
+    await context.rules.follow(context, [stored])
     return write_response(request, stored, 201, f"Created {request.resource_type}/{id}")

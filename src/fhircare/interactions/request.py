@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fhircare.interactions.search_parameters import SearchParameters
+from fhircare.interactions.write_rules import NO_RULES, WriteRules
 from fhircare.search.limits import SearchLimits
 from fhircare.search.registry import SearchParamRegistry, default_registry
 from fhircare.storage.protocol import ResourceStore
@@ -75,6 +76,13 @@ class Context:
     search_parameters: SearchParameters = field(default=None)  # type: ignore[assignment]
     sync_remotes: Path | None = None
     """The TOML file naming the sync adapter's remotes (``$sync``); None: no remotes."""
+    rules: WriteRules = NO_RULES
+    """The workflows' checks before and followers after every write (``write_rules.py``)."""
+    type_operations: Mapping[str, tuple[dict[str, str], ...]] = field(default_factory=dict)
+    """The operations beyond the interactions' own that the CapabilityStatement names per
+    resource type (``name`` and ``definition``): the care operations, set by the app."""
+    follow_writes: bool = True
+    """False while a transaction stages its writes: it runs the followers after its commit."""
 
     def __post_init__(self) -> None:
         if self.search_parameters is None:

@@ -14,7 +14,7 @@ from fhircare.fhir.ids import format_instant, now
 from fhircare.interactions.request import Context, FhirRequest, Limits
 from fhircare.interactions.search_parameters import SEARCH_PARAMETER
 from fhircare.search.indexer import Indexer
-from fhircare.storage.protocol import Write
+from fhircare.storage.protocol import StoredVersion, Write
 from fhircare.validation import validate_resource
 
 SERVER_META = ("versionId", "lastUpdated")
@@ -77,11 +77,15 @@ def new_version(
     id: str,
     version: int,
     method: str,
+    previous: StoredVersion | None = None,
 ) -> Write:
-    """The Write of ``resource`` as version ``version``, with its search index entries."""
+    """The Write of ``resource`` as version ``version``, with its search index entries,
+    once the write rules accept it over ``previous`` (the current version, if any)."""
     assert request.resource_type is not None
     if request.resource_type == SEARCH_PARAMETER:
         context.search_parameters.check(resource, id)
+    before = None if previous is None or previous.body is None else jsonio.loads(previous.body)
+    context.rules.check(request.resource_type, resource, before)
     moment = now()
     stored = stored_form(resource, id, version, moment)
     with timing.measure("index"):

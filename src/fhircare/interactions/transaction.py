@@ -94,7 +94,7 @@ async def _attempt(
 ) -> list[FhirResponse] | None:
     """One try: the responses, or None when a rival won the race to a resource."""
     staged = StagedStore(context.store)
-    staging = replace(context, store=staged)
+    staging = replace(context, store=staged, follow_writes=False)
     responses: dict[int, FhirResponse] = {}
     async with AsyncExitStack() as stack:
         stack.push_async_callback(staged.release_all)
@@ -121,9 +121,10 @@ async def _attempt(
             except VersionConflict:
                 return None  # an interaction that does not retry lost a race: start again
         try:
+            committed = []
             if staged.writes:
                 with timing.measure("store"):
-                    await context.store.commit_all(staged.writes)
+                    committed = await context.store.commit_all(staged.writes)
         except VersionConflict as conflict:
             entry = entries[staged.writers[conflict.index]]
             if "if-match" in entry.headers:
@@ -132,6 +133,7 @@ async def _attempt(
             return None
     for resource_type in {write.resource_type for write in staged.writes}:
         await context.search_parameters.written(resource_type)
+    await context.rules.follow(context, committed)
     for entry in entries:
         if not entry.writes:
             responses[entry.index] = await _read(context, router, entry, request)

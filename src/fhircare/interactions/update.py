@@ -46,7 +46,7 @@ async def write_version(
             assert current is not None
             return write_response(request, current, 200, "No change: the content is the same")
         version = 1 if current is None else current.version + 1
-        write = new_version(context, request, resource, request.id, version, method)
+        write = new_version(context, request, resource, request.id, version, method, current)
         try:
             with timing.measure("store"):
                 stored = await context.store.commit(write)
@@ -57,6 +57,7 @@ async def write_version(
                 ) from None
             continue
         await context.search_parameters.written(request.resource_type)
+        await context.rules.follow(context, [stored])
         created = current is None or current.deleted
         verb = "Created" if created else "Updated"
         message = f"{verb} {request.resource_type}/{request.id} (version {version})"

@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fhircare.care.everything import everything
+from fhircare.care.operation import CareOperation
+from fhircare.care.registry import operations_of
 from fhircare.fhir import errors
 from fhircare.fhir.models import RESOURCE_TYPES
 from fhircare.interactions.bundle import process_bundle
@@ -80,6 +82,10 @@ def route(method: str, segments: list[str]) -> Route:
         table[("T", "$reindex")] = {"POST": Route(reindex, t)}
         if t == "Patient":
             table[("T", "$everything")] = _everything(t)
+        care = operations_of(t)
+        for op in care:
+            if op.type_level:
+                table[("T", f"${op.name}")] = _care(op, t)
         if len(segments) >= 2 and not segments[1].startswith(("_", "$")):
             i = segments[1]
             table[("T", i)] = {
@@ -91,6 +97,9 @@ def route(method: str, segments: list[str]) -> Route:
             table[("T", i, "_history")] = {"GET": Route(history, t, i)}
             if t == "Patient":
                 table[("T", i, "$everything")] = _everything(t, i)
+            for op in care:
+                if op.instance:
+                    table[("T", i, f"${op.name}")] = _care(op, t, i)
             if len(segments) == 4:
                 table[("T", i, "_history", segments[3])] = {
                     "GET": Route(vread, t, i, segments[3], shapes_resource=True)
@@ -113,6 +122,15 @@ def _everything(resource_type: str, id: str | None = None) -> dict[str, Route]:
     return {
         "GET": Route(everything, resource_type, id),
         "POST": Route(everything, resource_type, id, body="resource"),
+    }
+
+
+def _care(op: CareOperation, resource_type: str, id: str | None = None) -> dict[str, Route]:
+    """A care operation (``care/registry.py``): POST with a Parameters body, and GET with a
+    query unless it changes data."""
+    return {
+        method: Route(op.handler, resource_type, id, body="resource" if method == "POST" else None)
+        for method in op.methods
     }
 
 

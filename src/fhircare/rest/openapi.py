@@ -6,8 +6,9 @@ of the statement becomes the operations of its URL (https://hl7.org/fhir/R4/http
 conditional create, update and delete appear when the statement says they are supported,
 conditional patch with patch (R4 has no element for it), ``$reindex``, ``$sync`` and
 ``$sync-status`` where the statement names the operation, ``$everything`` (GET and POST,
-instance and type level) on the types naming it, and the media types are the statement's
-``format`` and ``patchFormat``.
+instance and type level) on the types naming it, the care operations with the inputs they
+declare (``care/registry.py``), and the media types are the statement's ``format`` and
+``patchFormat``.
 
 To keep the document small the resource type is a ``{type}`` path parameter whose enum is
 the types supporting that interaction, not one path per type. Bodies have a permissive
@@ -28,6 +29,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from fhircare import __version__
+from fhircare.care.operation import CareOperation
+from fhircare.care.registry import CARE_BY_NAME
 from fhircare.fhir import jsonio
 from fhircare.fhir.ids import ID_PATTERN
 from fhircare.fhir.subsetting import SUMMARY_MODES
@@ -183,6 +186,10 @@ class _Builder:
             )
             if name in _NAMED_OPERATIONS:
                 _NAMED_OPERATIONS[name](self, types)
+                continue
+            care = CARE_BY_NAME.get(name)
+            if care is not None:
+                _care_operation(self, care, types)
                 continue
             self.add(
                 f"/{{type}}/${name}",
@@ -665,6 +672,60 @@ def _everything(b: _Builder, types: list[str]) -> None:
                 ),
             ),
         )
+
+
+_SCHEMA_OF_TYPE: dict[str, dict[str, Any]] = {
+    "boolean": {"type": "string", "enum": ["true", "false"]},
+    "integer": {"type": "integer"},
+    "unsignedInt": {"type": "integer", "minimum": 0},
+    "positiveInt": {"type": "integer", "minimum": 1},
+    "date": {"type": "string", "pattern": r"^\d{4}(-\d{2}(-\d{2})?)?$"},
+}
+_OUTPUT_SCHEMAS = ("Bundle", "Parameters")
+
+
+def _care_operation(b: _Builder, op: CareOperation, types: list[str]) -> None:
+    """A care operation (``care/registry.py``) at the levels it has: its inputs as query
+    parameters (a resource input only in the body), GET unless it changes data, and POST
+    with a Parameters body."""
+    inputs = [
+        _query(
+            i.name,
+            f"{i.documentation} ({i.type}{', required' if i.min else ''}"
+            f"{', repeatable' if i.repeats else ''})",
+            _SCHEMA_OF_TYPE.get(i.type),
+        )
+        for i in op.inputs
+        if i.type != "Resource"
+    ]
+    output = op.output if op.output in _OUTPUT_SCHEMAS else "Resource"
+    body = {"required": False, "content": _content(b.formats, "Parameters")}
+    levels: list[tuple[str, str, list[dict[str, str]], tuple[str, ...]]] = []
+    if op.instance:
+        levels.append((f"/{{type}}/{{id}}/${op.name}", "Instance", _params("id"), ("404", "410")))
+    if op.type_level:
+        levels.append((f"/{{type}}/${op.name}", "Type", [], ()))
+    for path, level, own, errors in levels:
+        params = [*own, *inputs, *_params("_format", "_pretty")]
+        for method in op.methods:
+            post = method == "POST"
+            b.add(
+                path,
+                method.lower(),
+                b.operation(
+                    "operation",
+                    f"{op.name}{level}{'Post' if post else ''}",
+                    f"{op.summary}{' (the inputs in a Parameters body)' if post else ''}",
+                    types=types,
+                    params=params,
+                    body=body if post else None,
+                    responses=_responses(
+                        b.formats,
+                        {"200": output},
+                        (*COMMON_ERRORS, *errors, *(("413", "415") if post else ()), "422"),
+                    ),
+                ),
+            )
 
 
 _NAMED_OPERATIONS: dict[str, Callable[[_Builder, list[str]], None]] = {

@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from fhircare.fhir import errors, jsonio
 from fhircare.fhir.subsetting import parse_elements, parse_summary, subset
-from fhircare.interactions.capabilities import capability_statement
+from fhircare.interactions.capabilities import statement_of
 from fhircare.interactions.request import Context, FhirRequest, FhirResponse
 from fhircare.rest.body import read_body
 from fhircare.rest.dispatch import route
@@ -34,9 +34,7 @@ def fhir_router(settings: Settings) -> APIRouter:
         registry = await context.search_parameters.refresh()
         base = base_url(settings, request)
         policy = context.limits.conditional_delete
-        body = rendered(
-            registry, base, policy, lambda: capability_statement(base, registry, policy)
-        )
+        body = rendered(registry, base, policy, lambda: statement_of(context, base, registry))
         return Response(body, 200, media_type=f"{JSON}; charset=utf-8")
 
     @router.api_route("", methods=METHODS, include_in_schema=False)
