@@ -169,14 +169,16 @@ async def test_patch_prefer_and_an_empty_batch(client: httpx.AsyncClient) -> Non
         client,
         bundle(
             "batch",
-            patch_entry("Task/b-patch", [{"op": "replace", "path": "/status", "value": "ready"}]),
+            patch_entry(
+                "Task/b-patch", [{"op": "replace", "path": "/status", "value": "received"}]
+            ),
             entry("POST", "Patient", patient("Quiet")),
         ),
         {"Prefer": "return=minimal"},
     )
     assert statuses(response) == [200, 201]
     assert all("resource" not in e for e in response.json()["entry"])
-    assert (await client.get("/Task/b-patch")).json()["status"] == "ready"
+    assert (await client.get("/Task/b-patch")).json()["status"] == "received"
     empty = await post_bundle(client, bundle("batch"))
     assert empty.status_code == 200 and "entry" not in empty.json()
 

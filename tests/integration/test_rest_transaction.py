@@ -386,7 +386,7 @@ async def test_response_entries_carry_status_location_etag_and_last_modified(
         "transaction",
         entry("POST", "Patient", patient("Shape")),
         entry("PUT", "Task/t-shape", task("t-shape", "Reshaped")),
-        patch_entry("Task/t-shape2", [{"op": "replace", "path": "/status", "value": "ready"}]),
+        patch_entry("Task/t-shape2", [{"op": "replace", "path": "/status", "value": "received"}]),
         entry("DELETE", "Task/t-shape3"),
     )
     await client.put("/Task/t-shape2", json=task("t-shape2"), headers=FHIR_JSON)
@@ -404,7 +404,7 @@ async def test_response_entries_carry_status_location_etag_and_last_modified(
     assert updated["response"]["location"] == "Task/t-shape/_history/2"
     assert updated["resource"]["description"] == "Reshaped"
     assert patched["response"]["location"] == "Task/t-shape2/_history/2"
-    assert patched["resource"]["status"] == "ready"
+    assert patched["resource"]["status"] == "received"
     assert deleted["response"]["status"] == "200 OK" and "resource" not in deleted
     assert deleted["response"]["outcome"]["resourceType"] == "OperationOutcome"
 

@@ -60,6 +60,7 @@ MINIMAL: dict[str, dict[str, Any]] = {
         "intent": "order",
         "for": PATIENT_REF,
         "owner": PRACTITIONER_REF,
+        "executionPeriod": {"start": "2026-03-16T08:45:00Z"},
     },
     "Condition": {
         "resourceType": "Condition",
