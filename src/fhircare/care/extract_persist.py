@@ -10,12 +10,12 @@ not import).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from fhircare.fhir import errors, jsonio
 from fhircare.interactions.bundle import process_bundle
+from fhircare.interactions.bundle_requests import Interaction
 from fhircare.interactions.create import create
 from fhircare.interactions.request import Context, FhirRequest, FhirResponse
 
@@ -25,7 +25,7 @@ class CreateRoute:
     """``POST [type]`` as ``bundle_requests.Routed`` describes a route."""
 
     resource_type: str
-    interaction: Callable[[Context, FhirRequest], Awaitable[FhirResponse]] = create
+    interaction: Interaction = create
     id: str | None = None
     version: str | None = None
     body: str | None = "resource"
