@@ -20,8 +20,9 @@ A SearchParameter is checked on write (``check``; 422 naming the element): a sup
 ``type``, a ``base`` this server serves, an ``expression`` that compiles and runs for each
 base, and a ``code`` that is neither a built-in parameter of one of its bases nor another
 active SearchParameter's. A retired (or draft, unknown) one is stored unchecked: it is not
-searchable. A stored one that no longer passes (written by an older version) is skipped with
-a warning when the registry is built.
+searchable. One that states a packaged parameter exactly (``profiles/`` ships fhircare's
+own that way) is stored and changes nothing. A stored one that no longer passes (written
+by an older version) is skipped with a warning when the registry is built.
 
 A new parameter indexes resources written after it became active; older ones get its
 entries from ``$reindex`` (``interactions/reindex.py``). Retiring or deleting it removes it
@@ -114,7 +115,7 @@ class SearchParameters:
                 if stored.body is None:
                     continue
                 resource = jsonio.loads(stored.body)
-                if resource.get("status") != "active":
+                if resource.get("status") != "active" or self.is_packaged(resource):
                     continue
                 try:
                     custom[stored.id] = self.param_of(resource, custom, stored.id)
@@ -129,8 +130,16 @@ class SearchParameters:
     def check(self, resource: Mapping[str, Any], id: str) -> None:
         """422 unless ``resource`` (SearchParameter/``id``, about to be written) is usable
         or not active."""
-        if resource.get("status") == "active":
+        if resource.get("status") == "active" and not self.is_packaged(resource):
             self.param_of(resource, self._custom, id)
+
+    def is_packaged(self, resource: Mapping[str, Any]) -> bool:
+        """``resource`` states a packaged parameter as it is (as ``profiles/`` ships
+        fhircare's own): searchable already, so nothing to add and nothing to refuse."""
+        facts = tuple(resource.get(key) for key in ("url", "code", "type", "expression", "base"))
+        return any(
+            (p.url, p.code, p.type, p.expression, list(p.base)) == facts for p in self._base.params
+        )
 
     def param_of(
         self, resource: Mapping[str, Any], others: Mapping[str, SearchParam], id: str

