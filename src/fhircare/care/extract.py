@@ -13,9 +13,10 @@ by definition-based extraction (https://hl7.org/fhir/uv/sdc/STU3/extraction.html
 - The Questionnaire is found by ``QuestionnaireResponse.questionnaire`` (``url|version``);
   422 naming that element when it names none, none is found, or the Questionnaire has no
   extraction context. The response needs a ``subject`` (every resource made refers to it).
-- Status: ``completed`` and ``amended`` responses extract. An ``in-progress`` one extracts
-  too, as a preview of the plan so far, but cannot be persisted (422): resources are made
-  from finished assessments only. ``stopped`` and ``entered-in-error`` are 422.
+- Status: SDC extracts a completed response, so ``completed`` and ``amended`` ones extract.
+  An ``in-progress`` one extracts too, as a preview of the plan so far, but cannot be
+  persisted (422): records are made from finished assessments only. ``stopped`` and
+  ``entered-in-error`` are 422.
 
 The subset of definition-based extraction supported:
 
@@ -30,8 +31,8 @@ The subset of definition-based extraction supported:
   category, priority, description, start[x], target.measure, target.detail[x],
   target.due[x], note.text; CarePlan title, description, category, note.text) from
   valueCoding, valueString, valueDate, valueDateTime, valueQuantity, valueBoolean and
-  valueInteger answers; another element of that type is 422 naming the item's definition;
-  definitions of other types are not extracted.
+  valueInteger answers. An answered item whose definition names another element of that
+  type is 422 naming the definition; definitions of other types are not extracted.
 - Hidden items with an ``initial`` value fill their element when the response leaves them
   out (``extract_form``); what no item fills comes from the response
   (``extract_bundle``): subjects, statuses, author, and the CarePlan's links to the
