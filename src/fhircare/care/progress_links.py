@@ -8,7 +8,7 @@ in one of three ways, tried in this order:
 1. ``activity.reference`` names the Task: the Task's own status is the activity's.
 2. ``activity.outcomeReference`` of an activity with a ``detail`` names the Task: the Task
    carries out that activity, whose ``detail.status`` follows the Task's.
-3. The Task names the plan (``Task.basedOn`` or ``Task.focus``) and one of its
+3. The Task names the plan (``Task.basedOn`` or ``Task.focus``) and its
    ``instantiatesCanonical`` is one of a detail's ``instantiatesCanonical`` (versions
    ignored): a Task made from the activity's definition carries it out, when the activity
    has no other Task in its ``outcomeReference`` yet (the first such activity, so two Tasks
@@ -107,6 +107,9 @@ def _detailed(activity: dict[str, Any]) -> bool:
 
 
 def _urls(canonicals: Any) -> Iterable[str]:
-    if not isinstance(canonicals, list):
+    """The URLs of a canonical (``Task.instantiatesCanonical``, 0..1) or of a list of them
+    (``detail.instantiatesCanonical``), versions dropped."""
+    listed = [canonicals] if isinstance(canonicals, str) else canonicals
+    if not isinstance(listed, list):
         return ()
-    return (split_canonical(c)[0] for c in canonicals if isinstance(c, str))
+    return (split_canonical(c)[0] for c in listed if isinstance(c, str))
