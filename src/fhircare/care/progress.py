@@ -108,6 +108,7 @@ async def progress(context: Context, request: FhirRequest) -> FhirResponse:
 
 
 async def _read(context: Context, plan_id: str, keys: list[str]) -> _Found:
+    """Every key, read at once, beside the query for the Tasks naming the plan."""
     unique = list(dict.fromkeys(keys))
     reads = asyncio.gather(*(context.store.read(*key.split("/", 1)) for key in unique))
     versions, tasks = await asyncio.gather(reads, linked_tasks(context, plan_id, None))

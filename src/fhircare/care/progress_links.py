@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from fhircare.fhir.errors import FhirError
+from fhircare.fhir.models import RESOURCE_TYPES
 from fhircare.search.normalize import reference_key, split_canonical
 
 CARE_PLAN = "CarePlan"
@@ -32,7 +33,8 @@ TASK = "Task"
 
 def key_of(reference: Any, base_url: str | None = None) -> str | None:
     """``Type/id`` of a Reference to a resource on this server, else None (contained,
-    another server's, a logical reference, or none)."""
+    another server's, a logical reference, one to a type fhircare does not keep, or
+    none)."""
     text = reference.get("reference") if isinstance(reference, dict) else None
     if not isinstance(text, str):
         return None
@@ -40,7 +42,7 @@ def key_of(reference: Any, base_url: str | None = None) -> str | None:
         key, resource_type = reference_key(text, base_url)
     except FhirError:
         return None
-    if resource_type is None or key.count("/") != 1 or not key.startswith(f"{resource_type}/"):
+    if resource_type not in RESOURCE_TYPES or key.count("/") != 1:
         return None
     return key
 

@@ -151,6 +151,8 @@ def test_local_keys_only() -> None:
     assert key_of({"reference": "#contained"}) is None
     assert key_of({"display": "no reference"}) is None
     assert key_of({"reference": "has space/x"}) is None
+    assert key_of({"reference": "Unheard/x"}) is None
+    assert key_of({"reference": "Task/t-1/_history/2"}) == "Task/t-1"
 
 
 CALL = "http://example.org/ActivityDefinition/call"
