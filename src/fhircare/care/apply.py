@@ -18,7 +18,8 @@ the references as strings; fhircare takes them as ``Type/id`` in a query or as a
 an encounter of someone else) is 400 naming the input: the PlanDefinition, the resource
 the request is addressed to, exists. An unknown PlanDefinition is 404, a deleted one 410.
 R4's other inputs (``userType``, ``setting``, ...) inform expressions, which fhircare does
-not evaluate: they are 400 as unknown, and so is the type-level form.
+not evaluate: they are 400 as unknown. Only the instance level is served
+(``PlanDefinition/$apply`` with a ``planDefinition`` resource is 404, no such endpoint).
 
 What is read (everything else is ignored):
 

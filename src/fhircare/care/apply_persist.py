@@ -3,8 +3,10 @@
 The transaction (``interactions/transaction.py``) runs each create through the create
 interaction, so validation, versioning, indexing and the write rules apply as to any other
 write, and either every resource lands or none does
-(https://hl7.org/fhir/R4/http.html#transaction). Its entries are creates only, so it is
-routed here, without the HTTP adapter's URL grammar.
+(https://hl7.org/fhir/R4/http.html#transaction). A refusal fails the operation with the
+refusing entry's status and OperationOutcome, its expression naming the entry: the CarePlan
+is ``Bundle.entry[0]``, then come the Goals, then the requests in the activities' order.
+Its entries are creates only, so it is routed here, without the HTTP adapter's URL grammar.
 """
 
 from __future__ import annotations
