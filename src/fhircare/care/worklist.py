@@ -53,14 +53,14 @@ type. A stage that would read more than ``Limits.max_included`` resources is 400
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urlencode
 
 from fhircare.care.operation import CareOperation, fhircare_definition
 from fhircare.care.worklist_collect import collect
 from fhircare.care.worklist_params import INPUTS, WorklistParams, link_query, worklist_params
 from fhircare.care.worklist_queries import Reader
-from fhircare.care.worklist_rules import Item
+from fhircare.care.worklist_rules import Item, Place, place
 from fhircare.care.worklist_scope import scope_of
 from fhircare.fhir import bundles, errors
 from fhircare.interactions.current import live_version
@@ -68,7 +68,6 @@ from fhircare.interactions.request import Context, FhirRequest, FhirResponse
 from fhircare.search import sort_values
 
 NAME = "$worklist"
-_UNDATED = datetime.min.replace(tzinfo=UTC)
 
 
 async def worklist(context: Context, request: FhirRequest) -> FhirResponse:
@@ -79,13 +78,14 @@ async def worklist(context: Context, request: FhirRequest) -> FhirResponse:
     reader = Reader(context, watermark)
     scope = await scope_of(reader, resource_type, id)
     found = await collect(reader, scope, params, request.base_url or None)
-    items = sorted(found, key=lambda i: _place(i.sort_key()))
-    later = [i for i in items if after is None or _place(i.sort_key()) > after]
+    items = sorted(found, key=Item.place)
+    later = [i for i in items if after is None or i.place() > after]
     page = later[: params.count]
     next_cursor = None
     if len(later) > len(page) and page and reader.watermark is not None:
-        rank, due, key = page[-1].sort_key()
-        next_cursor = sort_values.cursor(reader.watermark, (float(rank), due), key)
+        last = page[-1]
+        values = (float(last.rank), last.due)
+        next_cursor = sort_values.cursor(reader.watermark, values, last.record.key)
     base = request.base_url
     path = f"{base}/{resource_type}/{id}/{NAME}"
     links = [("self", _link(path, params, params.cursor))]
@@ -93,15 +93,6 @@ async def worklist(context: Context, request: FhirRequest) -> FhirResponse:
         links.append(("next", _link(path, params, next_cursor)))
     entries = [_entry(base, item) for item in page]
     return FhirResponse(200, bundles.bundle("searchset", entries, links, len(items)))
-
-
-Place = tuple[int, datetime, str]
-
-
-def _place(key: tuple[int, datetime | None, str]) -> Place:
-    """An entry's place in the order, comparable (only undated entries lack a due date)."""
-    rank, due, resource = key
-    return rank, _UNDATED if due is None else due, resource
 
 
 def _position(cursor: str | None) -> tuple[int | None, Place | None]:
@@ -118,7 +109,7 @@ def _position(cursor: str | None) -> tuple[int | None, Place | None]:
         raise errors.invalid(f"_cursor is not a paging cursor of {NAME}", "_cursor")
     if not (due is None or isinstance(due, datetime)):
         raise errors.invalid(f"_cursor is not a paging cursor of {NAME}", "_cursor")
-    return watermark, _place((int(rank), due, key))
+    return watermark, place(int(rank), due, key)
 
 
 def _entry(base_url: str, item: Item) -> bytes:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fhircare.care.worklist_params import WorklistParams
@@ -84,12 +84,23 @@ class Item:
         dates = [r.at for r in counted if r.at is not None]
         return min(dates) if dates else None
 
-    def sort_key(self) -> tuple[int, datetime | None, str]:
-        """Overdue entries first, then those with a due date, then the rest; by due date
-        within each, and by ``Type/id`` last."""
-        due = self.due
-        rank = 0 if self.overdue else 1 if due is not None else 2
-        return rank, due, self.record.key
+    def place(self) -> Place:
+        """Where it sorts: overdue entries first, then those with a due date, then the rest;
+        by due date within each, and by ``Type/id`` last."""
+        return place(self.rank, self.due, self.record.key)
+
+    @property
+    def rank(self) -> int:
+        return 0 if self.overdue else 1 if self.due is not None else 2
+
+
+Place = tuple[int, datetime, str]
+_UNDATED = datetime.min.replace(tzinfo=UTC)
+
+
+def place(rank: int, due: datetime | None, key: str) -> Place:
+    """An entry's place in the order, as a comparable tuple."""
+    return rank, _UNDATED if due is None else due, key
 
 
 # --- the rules -----------------------------------------------------------------------
