@@ -4,8 +4,8 @@ https://hl7.org/fhir/R4/plandefinition-operation-apply.html: each protocol of th
 (heart-failure follow-up after discharge and type 2 diabetes care management in
 examples/08-protocols.json, COPD post-discharge in examples/04-care-plans.json) applied to
 a patient answers a draft CarePlan with its Goals and requests contained, checked field by
-field; the contained form is a valid CarePlan; the errors are OperationOutcomes
-(https://hl7.org/fhir/R4/operationoutcome.html).
+field; the contained form is a valid CarePlan. Inputs and refusals:
+``test_apply_inputs.py``; ``persist=true``: ``test_apply_persist.py``.
 """
 
 from __future__ import annotations
