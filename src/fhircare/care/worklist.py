@@ -23,7 +23,7 @@ for the moment ``asOf`` (default now):
   ``asOf``.
 - ``unanswered-message``: Communications they are a ``recipient`` of, sent (not in
   preparation, not-done or entered-in-error) by someone outside the scope, that no sent
-  Communication answers (``inResponseTo``).
+  Communication answers (``inResponseTo``); a reply is due from when it was received.
 - ``referral-without-result``: active referral ServiceRequests (``worklist_collect.py``
   says which codes and intents) they requested, or that an open Task they own is based
   on or focuses on, authored more than ``referralDays`` (14) ago, with no result: no
@@ -32,8 +32,12 @@ for the moment ``asOf`` (default now):
 
 Each entry's ``search.extension`` holds one ``urn:fhircare:StructureDefinition:worklist-reason``
 extension per reason (``code``, ``text``, and ``due`` when it has a date; see
-``worklist_rules.py``). Entries are ordered overdue first, then those with a due date,
-then the rest; by due date within each and by ``Type/id`` last. ``total`` counts them all.
+``worklist_rules.py``). A reason is overdue when its due date is wholly before ``asOf``:
+a task's ``restriction.period.end``, a goal's target date, a plan's end, the day a plan
+turned inactive (its ``meta.lastUpdated`` plus ``inactiveDays``), a message's receipt, or
+a referral's ``authoredOn`` plus ``referralDays``. Entries are ordered overdue first, then
+those with a due date, then the rest; by due date within each (an overdue entry by its
+earliest overdue reason) and by ``Type/id`` last. ``total`` counts them all.
 
 Paging: ``_count`` entries per page (default and maximum from the server's page sizes);
 ``self`` and ``next`` are GET links carrying every parameter, ``asOf`` as the instant the
@@ -45,7 +49,8 @@ page is on none, and one whose due date changes during the walk may move past th
 One page costs, whichever page it is: a read of the subject by key (404 when it never
 existed, 410 when deleted), the scope (one query for a PractitionerRole, two for a
 Practitioner, none for a CareTeam) and the three stages of ``worklist_collect.py``, one
-query each (the second and third only when the first found something to ask about): at
+query each (the second only when the first found something to follow up, the third only
+when the second found referrals): at
 most one read and five queries, each on indexed search parameters, never a scan of a
 type. A stage that would read more than ``Limits.max_included`` resources is 400
 ``too-costly``.

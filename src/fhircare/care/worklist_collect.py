@@ -99,9 +99,9 @@ async def collect(
         for m in received
         if m.key not in replied
     ]
-    answered = _pointed_at(
-        [r for found in results.values() for r in found], ("basedOn", "focus"), base_url
-    )
+    reports = [r for kind, found in results.items() if kind != TASK for r in found]
+    answered = _pointed_at(results.get(TASK, []), ("basedOn", "focus"), base_url)
+    answered |= _pointed_at(reports, ("basedOn",), base_url)
     items += [
         _item(r, referral_reasons(r.resource, params)) for r in referrals if r.key not in answered
     ]

@@ -1,5 +1,7 @@
 """``$worklist`` over HTTP, on every store: each kind of entry with its reason, in order,
-for a practitioner, a role and a care team; what is left out; paging; 404, 410 and 400.
+for a practitioner, a role and a care team; what is left out. The thresholds
+(``test_worklist_thresholds.py``), paging and errors (``test_worklist_paging.py``) are
+tested on the same scenario.
 
 The scenario is pinned at ``asOf=2030-06-15``; its plans were stored just now, so the tests
 that are not about inactivity pass ``inactiveDays=5000`` (no stored version is that old).
@@ -7,13 +9,10 @@ that are not about inactivity pass ``inactiveDays=5000`` (no stored version is t
 
 from __future__ import annotations
 
-import asyncio
-from datetime import timedelta
 from typing import Any
 
 import httpx
 
-from fhircare.fhir.ids import format_instant, parse_instant
 from tests.integration.bundle_helpers import FHIR_JSON, entry
 
 AS_OF = "2030-06-15"
@@ -251,11 +250,11 @@ def listed(bundle: dict[str, Any]) -> list[tuple[str, list[str]]]:
     out = []
     for item in bundle.get("entry", []):
         key = "/".join(item["fullUrl"].split("/")[-2:])
-        out.append((key, [_part(r, "code") for r in item["search"]["extension"]]))
+        out.append((key, [part(r, "code") for r in item["search"]["extension"]]))
     return out
 
 
-def _part(reason: dict[str, Any], name: str) -> Any:
+def part(reason: dict[str, Any], name: str) -> Any:
     assert reason["url"] == REASON
     values = [p for p in reason["extension"] if p["url"] == name]
     return next(iter(values[0][k] for k in values[0] if k.startswith("value"))) if values else None
@@ -274,10 +273,10 @@ async def test_the_practitioner_sees_each_kind_with_its_reason_overdue_first(
     first = bundle["entry"][0]
     assert first["resource"]["id"] == "wl-ref-open"
     reason = first["search"]["extension"][0]
-    assert _part(reason, "due") == "2030-05-15T00:00:00.000Z"
-    assert "14 days" in _part(reason, "text")
+    assert part(reason, "due") == "2030-05-15T00:00:00.000Z"
+    assert "14 days" in part(reason, "text")
     dues = {
-        key: _part(e["search"]["extension"][0], "due")
+        key: part(e["search"]["extension"][0], "due")
         for key, e in zip([k for k, _ in listed(bundle)], bundle["entry"], strict=True)
     }
     assert dues["Task/wl-task-overdue"] == "2030-06-02T17:00:00Z"
@@ -361,147 +360,9 @@ async def test_closed_and_other_peoples_work_stays_off(client: httpx.AsyncClient
     ]
 
 
-async def test_the_parameters_move_the_thresholds(client: httpx.AsyncClient) -> None:
-    await put_all(client, scenario())
-    _, later = await worklist(client, PRAC, asOf="2030-06-26", inactiveDays="5000")
-    reasons = dict(listed(later))
-    assert reasons["Task/wl-task-soon"] == ["overdue-task"]
-    assert reasons["CarePlan/wl-plan-ending"] == ["plan-ending"]  # ended, still active
-    ended = next(e for e in later["entry"] if e["resource"]["id"] == "wl-plan-ending")
-    assert "still active" in _part(ended["search"]["extension"][0], "text")
-    _, narrow = await worklist(client, PRAC, endingWithinDays="5", referralDays="60", **QUIET)
-    keys = {k for k, _ in listed(narrow)}
-    assert "CarePlan/wl-plan-ending" not in keys  # ends 10 days on
-    assert "ServiceRequest/wl-ref-open" not in keys  # 45 days old
-    _, wide = await worklist(client, PRAC, endingWithinDays="600", **QUIET)
-    assert "CarePlan/wl-plan-far" in {k for k, _ in listed(wide)}
-
-
-async def test_a_plan_is_inactive_when_neither_it_nor_its_tasks_changed(
-    client: httpx.AsyncClient,
-) -> None:
-    await put_all(client, scenario())
-    team = ref(TEAM)
-    plans = [
-        plan("wl-quiet", "active", "Patient/wl-pat", "2035-01-01", careTeam=[team]),
-        plan("wl-busy", "active", "Patient/wl-pat", "2035-01-01", careTeam=[team]),
-        plan(
-            "wl-named",
-            "active",
-            "Patient/wl-pat",
-            "2035-01-01",
-            careTeam=[team],
-            activity=[{"reference": ref("Task/wl-named-task")}],
-        ),
-    ]
-    stamps = await put_all(client, plans)
-    await asyncio.sleep(0.01)
-    linked = [
-        task(
-            "wl-busy-task", "Practitioner/wl-other", "requested", basedOn=[ref("CarePlan/wl-busy")]
-        ),
-        task("wl-named-task", "Practitioner/wl-other", "requested"),
-    ]
-    changed = await put_all(client, linked)
-    moment = min(parse_instant(v, "lastModified") for v in changed.values())
-    assert moment > max(parse_instant(v, "lastModified") for v in stamps.values())
-    as_of = format_instant(moment + timedelta(days=1))
-    _, bundle = await worklist(client, TEAM, asOf=as_of, inactiveDays="1")
-    reasons = dict(listed(bundle))
-    assert reasons["CarePlan/wl-quiet"] == ["plan-inactive"]
-    assert "CarePlan/wl-busy" not in reasons
-    assert "CarePlan/wl-named" not in reasons
-    _, quiet = await worklist(client, TEAM, asOf=as_of, inactiveDays="5000")
-    assert "CarePlan/wl-quiet" not in dict(listed(quiet))
-
-
-async def test_paging_lists_every_entry_once(client: httpx.AsyncClient) -> None:
-    await put_all(client, scenario())
-    status, page = await worklist(client, PRAC, _count="3", **QUIET)
-    assert status == 200, page
-    seen = listed(page)
-    assert len(seen) == 3 and page["total"] == len(PRAC_LIST)
-    # written after the first page: not on the later ones (as search pages), though it
-    # sorts after the first page's entries
-    await put_all(client, [task("wl-task-new", PRAC, "requested", "2031-01-01T00:00:00Z")])
-    pages = 1
-    while (following := _next(page)) is not None:
-        response = await client.get(following)
-        assert response.status_code == 200, response.text
-        page = response.json()
-        assert page["total"] == len(PRAC_LIST)
-        assert len(page.get("entry", [])) <= 3
-        seen += listed(page)
-        pages += 1
-    assert seen == PRAC_LIST
-    assert pages == 5
-    _, fresh = await worklist(client, PRAC, **QUIET)
-    assert ("Task/wl-task-new", ["open-task"]) in listed(fresh)
-
-
-async def test_post_takes_a_parameters_body(client: httpx.AsyncClient) -> None:
-    await put_all(client, scenario())
-    body = {
-        "resourceType": "Parameters",
-        "parameter": [
-            {"name": "asOf", "valueDate": AS_OF},
-            {"name": "inactiveDays", "valuePositiveInt": 5000},
-            {"name": "_count", "valueInteger": 2},
-        ],
-    }
-    response = await client.post(f"/{PRAC}/$worklist", json=body, headers=FHIR_JSON)
-    assert response.status_code == 200, response.text
-    bundle = response.json()
-    assert listed(bundle) == PRAC_LIST[:2]
-    following = _next(bundle)
-    assert following is not None and "asOf=2030-06-15" in following
-
-
-async def test_without_as_of_the_links_pin_the_moment_used(client: httpx.AsyncClient) -> None:
-    await put_all(client, scenario())
-    status, bundle = await worklist(client, PRAC, _count="1")
-    assert status == 200, bundle
-    link = _next(bundle)
-    assert link is not None
-    as_of = httpx.URL(link).params["asOf"]
-    parse_instant(as_of, "asOf")  # a full instant, not "now"
-    response = await client.get(link)
-    assert response.status_code == 200
-    assert httpx.URL(_self(response.json())).params["asOf"] == as_of
-
-
-async def test_unknown_and_deleted_subjects(client: httpx.AsyncClient) -> None:
-    await put_all(client, scenario())
-    status, outcome = await worklist(client, "Practitioner/wl-nobody")
-    assert status == 404
-    assert outcome["resourceType"] == "OperationOutcome"
-    assert (await client.delete("/Practitioner/wl-other")).status_code in (200, 204)
-    status, outcome = await worklist(client, "Practitioner/wl-other")
-    assert status == 410
-    status, _ = await worklist(client, "CareTeam/wl-nothing")
-    assert status == 404
-
-
-async def test_bad_parameters_are_400_naming_them(client: httpx.AsyncClient) -> None:
-    await put_all(client, scenario())
-    for params, named in (
-        ({"_count": "-1"}, "_count"),
-        ({"_count": "lots"}, "_count"),
-        ({"endingWithinDays": "0"}, "endingWithinDays"),
-        ({"inactiveDays": "soon"}, "inactiveDays"),
-        ({"referralDays": "-3"}, "referralDays"),
-        ({"asOf": "next tuesday"}, "asOf"),
-        ({"asOf": AS_OF, "_cursor": "not-ours"}, "_cursor"),
-        ({"colour": "blue"}, "colour"),
-    ):
-        status, outcome = await worklist(client, PRAC, **params)
-        assert status == 400, (params, outcome)
-        assert outcome["issue"][0]["expression"] == [named], params
-
-
-def _next(bundle: dict[str, Any]) -> str | None:
+def next_link(bundle: dict[str, Any]) -> str | None:
     return next((link["url"] for link in bundle["link"] if link["relation"] == "next"), None)
 
 
-def _self(bundle: dict[str, Any]) -> str:
+def self_link(bundle: dict[str, Any]) -> str:
     return next(link["url"] for link in bundle["link"] if link["relation"] == "self")
