@@ -5,14 +5,14 @@ For each size N (``data.py``: N care-coordination resources, one Patient in ten)
 
 1. the data is loaded into a fresh SQLite file through fhircare's loader (not a row);
 2. on a fresh HAPI: **HAPI create** (transactions of 100 POSTs by a plain httpx client),
-   **HAPI read** (``[type]/_history`` page after page) and **sync pull** (into a fresh
-   SQLite file) of what HAPI created;
+   **HAPI read** (``_lastUpdated``-sorted searches, page after page) and **sync pull**
+   (into a fresh SQLite file, by the same searches) of what HAPI created;
 3. on another fresh HAPI: **sync push** of the SQLite file, then HAPI's counts checked.
 
 With ``--start hapi`` each HAPI is started on a folder of its own under ``var/bench/`` and
 stopped after its rows (two starts per size, a minute or two each). With ``--hapi-url`` the
 one running server takes everything: each size's resources carry tags of their own, HAPI
-read and sync pull are ``_tag`` searches, and the push goes into a server holding the
+read and sync pull add ``_tag`` to their searches, and the push goes into a server holding the
 earlier rows' data. Every row runs in a child process (``child.py``), whose peak RSS is
 reported. The table goes to stdout, progress to stderr, the JSON to
 ``bench/results/sync-<time>.json``; exit status 1 when a row moved a count other than N or
@@ -228,9 +228,10 @@ def notes(bench: Bench) -> list[str]:
         *bench.notes,
         where,
         f"HAPI create: transactions of {BUNDLE} POSTs (urn:uuid references), one at a time; "
-        f"HAPI read: [type]/_history?_count={PAGE}, every page; sync: page_size {PAGE}, the "
-        "remote's other settings at their defaults (HAPI assigns ids: a push POSTs with "
-        "If-None-Exist on the sync tag)",
+        f"HAPI read: [type]?_sort=_lastUpdated&_count={PAGE}, every page; sync: page_size "
+        f"{PAGE}, pull by _lastUpdated-sorted search (HAPI pages _history by _offset: hours "
+        "at 100k), the remote's other settings at their defaults (HAPI assigns ids: a push "
+        "POSTs with If-None-Exist on the sync tag)",
         f"types: {', '.join(data.TYPES)}; one Patient in {len(data.GROUP)} resources",
         "res/s: resources over the row's own seconds; peak RSS: the process that ran the row "
         "(os.wait4 ru_maxrss)",

@@ -4,11 +4,14 @@
   (transaction Bundles of PUTs), not a row of the table.
 - ``hapi-create``: HAPI's own ingest, transaction Bundles of ``BUNDLE`` POSTs with
   ``urn:uuid`` references (https://hl7.org/fhir/R4/http.html#transaction), one at a time.
-- ``hapi-read``: HAPI's own read, ``[type]/_history?_count=100`` page after page
-  (https://hl7.org/fhir/R4/http.html#history) or, on a server holding other data, a
-  ``_tag`` search sorted by ``_lastUpdated``.
+- ``hapi-read``: HAPI's own read, a ``[type]?_sort=_lastUpdated&_count=100`` search page
+  after page (with ``_tag`` on a server holding other data).
 - ``sync-push`` and ``sync-pull``: ``fhircare.sync.engine.run`` between a SQLite file and
-  HAPI, with the remote's defaults but its types and page size.
+  HAPI, with the remote's defaults but its types, its page size and, for the pull, the
+  search mode (``pull_mode = "search"``): HAPI pages ``_history`` by ``_offset`` with at most
+  50 entries a page, and at 100k resources one such page costs it a second or two, so a
+  history walk there takes hours (HAPI's own read by history does too); its search pages
+  come from a stored result list.
 
 Each returns a JSON-able dict: ``count`` (resources moved), ``failed``, ``seconds`` (the
 work alone: not the start of Python, the imports or the store's opening) and details.
@@ -105,7 +108,7 @@ async def hapi_create(spec: dict[str, Any]) -> Result:
 
 
 async def hapi_read(spec: dict[str, Any]) -> Result:
-    """Every page of each type's history (or ``_tag`` search); counts the resources."""
+    """Every page of each type's ``_lastUpdated``-sorted search; counts the resources."""
     base_url, tag = str(spec["base_url"]).rstrip("/"), spec.get("tag")
     count = pages = 0
     by_type: dict[str, int] = {}
@@ -113,16 +116,10 @@ async def hapi_read(spec: dict[str, Any]) -> Result:
     async with httpx.AsyncClient(timeout=TIMEOUT, headers={"Accept": FHIR_JSON}) as http:
         started = time.perf_counter()
         for kind in data.TYPES:
-            params: dict[str, str] | None = {"_count": str(PAGE)}
-            if tag is None:
-                url = f"{base_url}/{kind}/_history"
-            else:
-                url = f"{base_url}/{kind}"
-                params = {
-                    "_count": str(PAGE),
-                    "_tag": f"{data.TAG_SYSTEM}|{tag}",
-                    "_sort": "_lastUpdated",
-                }
+            url = f"{base_url}/{kind}"
+            params: dict[str, str] | None = {"_count": str(PAGE), "_sort": "_lastUpdated"}
+            if tag is not None:
+                params = {**(params or {}), "_tag": f"{data.TAG_SYSTEM}|{tag}"}
             found = 0
             next_url: str | None = url
             while next_url:
@@ -150,6 +147,7 @@ async def sync(spec: dict[str, Any]) -> Result:
         "base_url": spec["base_url"],
         "types": list(data.TYPES),
         "page_size": PAGE,
+        "pull_mode": "search",
     }
     if spec.get("tag"):
         fields["types"] = [
