@@ -6,38 +6,17 @@ write, and either every resource lands or none does
 (https://hl7.org/fhir/R4/http.html#transaction). A refusal fails the operation with the
 refusing entry's status and OperationOutcome, its expression naming the entry: the CarePlan
 is ``Bundle.entry[0]``, then come the Goals, then the requests in the activities' order.
-Its entries are creates only, so it is routed here, without the HTTP adapter's URL grammar.
+Its entries are creates only (``creates.py``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from fhircare.care.apply_plan import Draft, transaction
-from fhircare.fhir import errors, jsonio
+from fhircare.care.creates import creates_only
+from fhircare.fhir import jsonio
 from fhircare.interactions.bundle_entries import parse_bundle
-from fhircare.interactions.bundle_requests import Interaction
-from fhircare.interactions.create import create
 from fhircare.interactions.request import Context, FhirRequest, FhirResponse
 from fhircare.interactions.transaction import transaction as run_transaction
-
-
-@dataclass(frozen=True)
-class _Create:
-    """A create, as the transaction asks a router for one (``bundle_requests.Routed``)."""
-
-    resource_type: str
-    interaction: Interaction = create
-    id: str | None = None
-    version: str | None = None
-    body: str | None = "resource"
-    shapes_resource: bool = False
-
-
-def _route(method: str, segments: list[str]) -> _Create:
-    if method != "POST" or len(segments) != 1:
-        raise errors.invalid(f"$apply writes by creating resources, not {method}")
-    return _Create(segments[0])
 
 
 async def persist(context: Context, request: FhirRequest, draft: Draft) -> FhirResponse:
@@ -45,6 +24,6 @@ async def persist(context: Context, request: FhirRequest, draft: Draft) -> FhirR
     body = jsonio.dumps(transaction(draft))
     entries = parse_bundle(body, request.base_url, context.limits).entries
     writing = FhirRequest("POST", base_url=request.base_url)
-    responses = await run_transaction(context, writing, entries, _route)
+    responses = await run_transaction(context, writing, entries, creates_only)
     care_plan = responses[0]
     return FhirResponse(201, care_plan.body, dict(care_plan.headers))
