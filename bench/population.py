@@ -265,11 +265,15 @@ def population(size: int, seed: int = 2026, layer: int = 0) -> Population:
         patient = careplan_patient[careplan]
         code, display = rng.choice(TASK_CODES)
         authored = _day(rng)
+        status = rng.choices(TASK_STATUSES, TASK_WEIGHTS)[0]
+        # the R4 state machine fhircare enforces: a cancelled Task says why
+        reason = {"statusReason": {"text": "No longer needed"}} if status == "cancelled" else {}
         out.resources.append(
             {
                 "resourceType": "Task",
                 "id": ident("task", n),
-                "status": rng.choices(TASK_STATUSES, TASK_WEIGHTS)[0],
+                "status": status,
+                **reason,
                 "intent": "order",
                 "priority": rng.choice(["routine", "urgent", "asap"]),
                 "code": _coding("http://hl7.org/fhir/CodeSystem/task-code", code, display),

@@ -136,16 +136,27 @@ def _careplan(group: int, rng: random.Random) -> Resource:
 
 
 def _task(group: int, rng: random.Random) -> Resource:
-    return {
-        "status": rng.choice(["requested", "in-progress", "completed", "on-hold"]),
+    """A Task the R4 state machine accepts as it is (fhircare's write rules would otherwise
+    fill in its period): owned once accepted (by the patient: self-care work), started
+    once in progress, ended once completed."""
+    status = rng.choice(["requested", "in-progress", "completed", "on-hold"])
+    authored = _day(rng)
+    task: Resource = {
+        "status": status,
         "intent": "order",
         "priority": rng.choice(["routine", "urgent"]),
         "description": rng.choice(TASKS),
         "for": _ref(group, 0),
         "focus": _ref(group, 5),
         "basedOn": [_ref(group, 5)],
-        "authoredOn": _day(rng),
+        "authoredOn": authored,
     }
+    if status != "requested":
+        task["owner"] = _ref(group, 0)
+        task["executionPeriod"] = {"start": authored}
+    if status == "completed":
+        task["executionPeriod"]["end"] = authored
+    return task
 
 
 def _communication(group: int, rng: random.Random) -> Resource:

@@ -100,12 +100,12 @@ class Settings(BaseSettings):
     task_lifecycle: Literal["enforce", "off"] = Field(
         default="enforce",
         description="``enforce``: Task writes follow the R4 Task state machine "
-        "(``care/task_lifecycle.py``); ``off``: any status change is accepted.",
+        "(``care/tasks/lifecycle.py``); ``off``: any status change is accepted.",
     )
     care_progress_updates: bool = Field(
         default=True,
         description="Keep CarePlan activity statuses and Goal achievementStatus up to date when "
-        "linked Tasks and Observations change (``care/progress_sync.py``).",
+        "linked Tasks and Observations change (``care/progress/sync.py``).",
     )
 
     def effective_mongodb_uri(self) -> str:

@@ -1,6 +1,6 @@
 """What a care operation is: its name, where it applies, its inputs and its handler.
 
-Each operation module (``worklist.py``, ``progress.py``, ``apply.py``, ``extract.py``)
+Each operation's ``operation.py`` (``worklist/``, ``progress/``, ``apply/``, ``extract/``)
 declares one ``CareOperation``; ``registry.py`` lists them. The same declaration routes
 requests (``rest/dispatch.py``), names the operation in the CapabilityStatement, describes it
 in the OpenAPI document, checks its inputs (``interactions/operation_inputs.py``) and is held

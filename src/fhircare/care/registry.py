@@ -3,8 +3,11 @@ and the OpenAPI document list."""
 
 from __future__ import annotations
 
-from fhircare.care import apply, extract, progress, worklist
+from fhircare.care.apply import operation as apply
+from fhircare.care.extract import operation as extract
 from fhircare.care.operation import CareOperation
+from fhircare.care.progress import operation as progress
+from fhircare.care.worklist import operation as worklist
 
 CARE_OPERATIONS: tuple[CareOperation, ...] = (
     worklist.OPERATION,

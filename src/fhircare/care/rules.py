@@ -3,8 +3,8 @@ settings choose them."""
 
 from __future__ import annotations
 
-from fhircare.care.progress_sync import follow
-from fhircare.care.task_lifecycle import check_task
+from fhircare.care.progress.sync import follow
+from fhircare.care.tasks.lifecycle import check_task
 from fhircare.interactions.write_rules import WriteRules
 from fhircare.settings import Settings
 

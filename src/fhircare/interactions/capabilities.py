@@ -5,7 +5,7 @@ the resource types the validation models know and the search parameters of the r
 (the packaged ones and the active SearchParameter resources), the conditional create,
 update and delete (``single`` or ``multiple`` as the setting says; R4 has no element for
 conditional patch), the ``$reindex`` operation, ``Patient/$everything``
-(``care/everything.py``, named by its official definition) and the sync adapter's
+(``care/everything/operation.py``, named by its official definition) and the sync adapter's
 ``$sync`` and ``$sync-status``. A statement is rendered once per (registry object, base
 URL, delete policy): a changed set of search parameters is a new registry, hence a new
 statement.

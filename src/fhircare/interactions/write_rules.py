@@ -4,10 +4,10 @@ A **check** runs before a new version is made, on create, update, patch and ever
 entry of a batch or transaction: it sees the resource and its previous live content (None
 on a create, or over a deleted one), may fill in elements, and refuses a write by raising a
 ``FhirError`` (422 with the element's ``expression``). The Task state machine
-(``care/task_lifecycle.py``) is one.
+(``care/tasks/lifecycle.py``) is one.
 
 A **follower** runs after a version is committed, with the committed version: it may write
-other resources through the interactions (``care/progress_sync.py`` keeps CarePlan
+other resources through the interactions (``care/progress/sync.py`` keeps CarePlan
 activities and Goals up to date). A transaction's followers run once the whole transaction
 is committed, on the real store, never on its staging. A follower's failure is logged and
 does not undo or fail the write that triggered it.

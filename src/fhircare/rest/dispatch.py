@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from fhircare.care.everything import everything
+from fhircare.care.everything.operation import everything
 from fhircare.care.operation import CareOperation
 from fhircare.care.registry import operations_of
 from fhircare.fhir import errors
@@ -117,7 +117,7 @@ def route(method: str, segments: list[str]) -> Route:
 
 
 def _everything(resource_type: str, id: str | None = None) -> dict[str, Route]:
-    """``Patient/$everything`` (``care/everything.py``): GET with a query, POST with a
+    """``Patient/$everything`` (``care/everything/operation.py``): GET with a query, POST with a
     Parameters body."""
     return {
         "GET": Route(everything, resource_type, id),

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from fhircare.care.apply import OPERATION
+from fhircare.care.apply.operation import OPERATION
 from fhircare.fhir import errors, jsonio
 from fhircare.fhir.errors import Category, FhirError
 from fhircare.interactions.request import Context, FhirRequest

@@ -1,4 +1,4 @@
-"""The progress follower (``care/progress_sync.py``) over HTTP, on every store: a Task's
+"""The progress follower (``care/progress/sync.py``) over HTTP, on every store: a Task's
 status reaches the CarePlan activity it carries out, an Observation reaches the
 ``achievementStatus`` of the patient's active Goals measured by it; in a transaction too;
 nothing is written when nothing changes, or when the setting is off; a lost race is tried
@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from fhircare.app import context_for, create_app
-from fhircare.care import progress_sync
+from fhircare.care.progress import sync as progress_sync
 from fhircare.fhir import jsonio
 from fhircare.interactions.request import Context, FhirRequest, FhirResponse
 from fhircare.interactions.update import update

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from fhircare.care.worklist import worklist
+from fhircare.care.worklist.operation import worklist
 from fhircare.fhir import errors, jsonio
 from fhircare.interactions.request import Context, FhirRequest, Limits
 from fhircare.storage.protocol import ResourceStore, SearchPage, SearchQuery, StoredVersion

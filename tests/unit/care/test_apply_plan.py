@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from fhircare.care.apply_lookup import Member, member_for
-from fhircare.care.apply_plan import check_plan_definition, contained, draft_plan, transaction
-from fhircare.care.apply_requests import Setting, check_kind, make_request
-from fhircare.care.apply_timing import Window
+from fhircare.care.apply.lookup import Member, member_for
+from fhircare.care.apply.plan import check_plan_definition, contained, draft_plan, transaction
+from fhircare.care.apply.requests import Setting, check_kind, make_request
+from fhircare.care.apply.timing import Window
 from fhircare.fhir.errors import Category, FhirError
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)

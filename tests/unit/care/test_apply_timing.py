@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from fhircare.care.apply_timing import Window, add, add_months, plan_windows, window_of
+from fhircare.care.apply.timing import Window, add, add_months, plan_windows, window_of
 from fhircare.fhir.errors import Category, FhirError
 
 NOW = datetime(2026, 1, 31, 9, 30, tzinfo=UTC)

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from fhircare.care.extract_answers import extract_drafts
-from fhircare.care.extract_bundle import transaction_bundle
-from fhircare.care.extract_elements import Element, element, write
-from fhircare.care.extract_form import CONTEXT, HIDDEN, read_form
+from fhircare.care.extract.answers import extract_drafts
+from fhircare.care.extract.bundle import transaction_bundle
+from fhircare.care.extract.elements import Element, element, write
+from fhircare.care.extract.form import CONTEXT, HIDDEN, read_form
 from fhircare.fhir.errors import FhirError
 
 SD = "http://hl7.org/fhir/StructureDefinition/"

@@ -1,5 +1,5 @@
-"""A CarePlan activity's status, due moment and ties to Tasks (``care/progress_status.py``,
-``care/progress_links.py``)."""
+"""A CarePlan activity's status, due moment and ties to Tasks (``care/progress/status.py``,
+``care/progress/links.py``)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from fhircare.care.progress_links import key_of, linked_activity, plans_of_task
-from fhircare.care.progress_status import (
+from fhircare.care.progress.links import key_of, linked_activity, plans_of_task
+from fhircare.care.progress.status import (
     ACTIVITY_STATUSES,
     APPOINTMENT_STATUS,
     REQUEST_STATUS,

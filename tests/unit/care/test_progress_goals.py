@@ -1,4 +1,4 @@
-"""Judging a Goal against its targets (``care/progress_goals.py``): comparing an
+"""Judging a Goal against its targets (``care/progress/goals.py``): comparing an
 observation with a quantity, range, integer, coded, boolean or text target, the trend
 between two, each assessment ``$progress`` gives, and the ``achievementStatus`` the
 follower writes."""
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from fhircare.care.progress_goals import (
+from fhircare.care.progress.goals import (
     ACHIEVEMENT_SYSTEM,
     Reading,
     achievement,

@@ -1,8 +1,8 @@
-"""The R4 Task state machine as a write check (``care/task_lifecycle.py``).
+"""The R4 Task state machine as a write check (``care/tasks/lifecycle.py``).
 
 https://hl7.org/fhir/R4/task.html#statemachine: the transitions, the elements some states
 need, and the execution period filled on entering a state. The table below is written out
-here on its own, so a change to ``care/task_states.py`` shows up as a failing test.
+here on its own, so a change to ``care/tasks/states.py`` shows up as a failing test.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from fhircare.care.task_lifecycle import check_task
+from fhircare.care.tasks.lifecycle import check_task
 from fhircare.fhir.errors import Category, FhirError
 from fhircare.fhir.ids import parse_instant
 

@@ -1,14 +1,14 @@
 """The worklist's rules on single resources: where each threshold falls, how reasons are
-shown and how entries are ordered (``care/worklist_rules.py``)."""
+shown and how entries are ordered (``care/worklist/rules.py``)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fhircare.care.worklist_params import WorklistParams
-from fhircare.care.worklist_queries import Record
-from fhircare.care.worklist_rules import (
+from fhircare.care.worklist.params import WorklistParams
+from fhircare.care.worklist.queries import Record
+from fhircare.care.worklist.rules import (
     REASON_URL,
     Item,
     Reason,

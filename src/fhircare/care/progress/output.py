@@ -27,8 +27,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from fhircare.care.progress_goals import ASSESSMENTS, TargetProgress
-from fhircare.care.progress_status import ACTIVITY_STATUSES, NOT_COUNTED
+from fhircare.care.progress.goals import ASSESSMENTS, TargetProgress
+from fhircare.care.progress.status import ACTIVITY_STATUSES, NOT_COUNTED
 from fhircare.fhir.ids import format_instant
 
 Resource = dict[str, Any]

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fhircare.care.apply_requests import CONTAINER, Setting, canonical_of, make_request
-from fhircare.care.apply_timing import Window, add
+from fhircare.care.apply.requests import CONTAINER, Setting, canonical_of, make_request
+from fhircare.care.apply.timing import Window, add
 from fhircare.fhir import errors
 from fhircare.fhir.ids import format_instant
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fhircare.care.worklist_params import WorklistParams
-from fhircare.care.worklist_queries import Record
+from fhircare.care.worklist.params import WorklistParams
+from fhircare.care.worklist.queries import Record
 from fhircare.fhir.errors import FhirError
 from fhircare.fhir.ids import format_instant
 from fhircare.search.normalize import date_range, reference_key

@@ -5,7 +5,7 @@ https://hl7.org/fhir/R4/task.html#statemachine. ``check_task`` is a write-rule c
 create, update, conditional update, patch or a batch/transaction entry, and sees the
 previous live content (None on a create). It refuses with 422 ``business-rule``:
 
-- a status change the table in ``care/task_states.py`` does not allow; a create may be in
+- a status change the table in ``care/tasks/states.py`` does not allow; a create may be in
   any status, since systems record tasks already under way or done;
 - entering rejected, cancelled or failed without ``statusReason`` (why it ended so);
 - a Task from accepted on (accepted, ready, in-progress, on-hold, completed) without
@@ -24,7 +24,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fhircare.care.task_states import (
+from fhircare.care.tasks.states import (
     ENDED,
     NEEDS_OWNER,
     NEEDS_REASON,

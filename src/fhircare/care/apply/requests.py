@@ -6,7 +6,7 @@ the ``practitioner`` (else the ``organization``) the operation was given, in its
 ``encounter``, and points at the ActivityDefinition it instantiates (``url|version``) and
 the Goals the action names (the ``resource-pertainsToGoal`` extension, as R4 requests have
 no goal element). References to the plan's other parts are local (``#goal-1``; ``#`` is
-the CarePlan): ``apply_plan.py`` keeps them contained or turns them into a transaction's.
+the CarePlan): ``apply/plan.py`` keeps them contained or turns them into a transaction's.
 
 - ``Task``: status ``requested``, intent ``order``, ``basedOn`` the CarePlan, ``code``,
   ``priority``, ``description`` (the action's title), ``for``, ``requester``, ``owner``
@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from fhircare.care.apply_lookup import Member, member_for
-from fhircare.care.apply_timing import Window
+from fhircare.care.apply.lookup import Member, member_for
+from fhircare.care.apply.timing import Window
 from fhircare.fhir import errors
 from fhircare.fhir.ids import format_instant
 

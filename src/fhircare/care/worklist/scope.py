@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fhircare.care.worklist_queries import Ask, Reader
+from fhircare.care.worklist.queries import Ask, Reader
 
 CARE_TEAM = "CareTeam"
 PRACTITIONER = "Practitioner"

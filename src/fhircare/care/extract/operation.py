@@ -43,11 +43,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fhircare.care.extract_answers import extract_drafts
-from fhircare.care.extract_bundle import transaction_bundle
-from fhircare.care.extract_form import read_form
-from fhircare.care.extract_persist import persist
-from fhircare.care.extract_source import QUESTIONNAIRE, questionnaire_of
+from fhircare.care.extract.answers import extract_drafts
+from fhircare.care.extract.bundle import transaction_bundle
+from fhircare.care.extract.form import read_form
+from fhircare.care.extract.persist import persist
+from fhircare.care.extract.source import QUESTIONNAIRE, questionnaire_of
 from fhircare.care.operation import CareOperation, fhircare_definition
 from fhircare.fhir import errors, jsonio
 from fhircare.interactions.current import live_version

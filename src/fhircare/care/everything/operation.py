@@ -3,7 +3,7 @@
 ``GET|POST [base]/Patient/[id]/$everything`` answers a ``searchset`` Bundle of the patient,
 every resource in its Patient compartment and the resources those refer to that support
 them; ``GET|POST [base]/Patient/$everything`` does the same for every patient. Parameters
-(``everything_params.py``): ``start``/``end`` (care dates), ``_since``, ``_type``, ``_count``.
+(``everything/params.py``): ``start``/``end`` (care dates), ``_since``, ``_type``, ``_count``.
 
 - The patient comes first, on the first page (search.mode ``match``), when ``_type`` and
   ``_since`` let it; 404 when it never existed, 410 when it is deleted.
@@ -40,7 +40,7 @@ from fhircare.care.compartment import (
     compartment_query,
     supporting_keys,
 )
-from fhircare.care.everything_params import EverythingParams, format_params, parse_params
+from fhircare.care.everything.params import EverythingParams, format_params, parse_params
 from fhircare.fhir import bundles, errors, jsonio
 from fhircare.interactions.current import live_version
 from fhircare.interactions.request import Context, FhirRequest, FhirResponse

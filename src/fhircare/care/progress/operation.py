@@ -4,16 +4,16 @@
 (https://hl7.org/fhir/R4/careplan.html):
 
 - each activity (``CarePlan.activity[i]``): its status, from ``detail.status`` or mapped
-  from the status of the resource ``activity.reference`` names (``progress_status.py``),
+  from the status of the resource ``activity.reference`` names (``progress/status.py``),
   its due moment and whether it is overdue. Tasks that name the plan in ``basedOn`` or
   ``focus`` are work for the plan too: one tied to none of its activities
-  (``progress_links.py``) is listed as an activity of its own, without an index;
+  (``progress/links.py``) is listed as an activity of its own, without an index;
 - each goal (``CarePlan.goal``): its targets with the patient's latest and previous
   observation of each measure, the trend between them, and an assessment: achieved,
-  in-progress, not-achieving, overdue or not-applicable (``progress_goals.py``);
+  in-progress, not-achieving, overdue or not-applicable (``progress/goals.py``);
 - totals: activities by status, overdue activities, the percent complete (completed
   activities of those not cancelled or entered in error), goals by assessment, overdue
-  goals (``progress_output.py`` names every output parameter).
+  goals (``progress/output.py`` names every output parameter).
 
 ``asOf`` (a date, dateTime or instant; default now) is the moment due dates are judged
 against, from its first instant; statuses and observations are always the current ones.
@@ -36,13 +36,13 @@ from datetime import datetime
 from typing import Any
 
 from fhircare.care.operation import CareOperation, fhircare_definition
-from fhircare.care.progress_goals import (
+from fhircare.care.progress.goals import (
     assess_goal,
     assess_target,
     measure_codes,
     targets_of,
 )
-from fhircare.care.progress_links import (
+from fhircare.care.progress.links import (
     CARE_PLAN,
     activities,
     key_of,
@@ -50,9 +50,9 @@ from fhircare.care.progress_links import (
     linked_activity,
     referenced_keys,
 )
-from fhircare.care.progress_output import ActivityProgress, GoalProgress, parameters
-from fhircare.care.progress_queries import latest_observations, linked_tasks
-from fhircare.care.progress_status import (
+from fhircare.care.progress.output import ActivityProgress, GoalProgress, parameters
+from fhircare.care.progress.queries import latest_observations, linked_tasks
+from fhircare.care.progress.status import (
     ACTIVITY_STATUSES,
     DONE,
     activity_status,

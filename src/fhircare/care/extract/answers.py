@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from fhircare.care.extract_elements import write
-from fhircare.care.extract_form import ROOT, Form, FormItem
+from fhircare.care.extract.elements import write
+from fhircare.care.extract.form import ROOT, Form, FormItem
 from fhircare.fhir import errors
 
 

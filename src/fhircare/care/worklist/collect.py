@@ -2,7 +2,7 @@
 
 Each stage is one store query (``worklist_queries.Reader``) asking several types at once;
 a stage asks only what the one before found, and is skipped when that is nothing. With
-``O`` the scope's owners, ``P`` its people (``worklist_scope.py``) and ``asOf`` the moment:
+``O`` the scope's owners, ``P`` its people (``worklist/scope.py``) and ``asOf`` the moment:
 
 1. ``Task?owner=O&status=<open>`` (``worklist_rules.OPEN_TASK``);
    ``CarePlan?status=active`` with ``care-team=`` its teams, or ``author=O``, or
@@ -29,9 +29,9 @@ code theirs) or 306206005 (Referral to service) in ``category`` or ``code``.
 
 from __future__ import annotations
 
-from fhircare.care.worklist_params import WorklistParams
-from fhircare.care.worklist_queries import Ask, Reader, Record
-from fhircare.care.worklist_rules import (
+from fhircare.care.worklist.params import WorklistParams
+from fhircare.care.worklist.queries import Ask, Reader, Record
+from fhircare.care.worklist.rules import (
     NOT_ACHIEVING,
     OPEN_GOAL,
     OPEN_TASK,
@@ -46,7 +46,7 @@ from fhircare.care.worklist_rules import (
     referral_reasons,
     task_reasons,
 )
-from fhircare.care.worklist_scope import Scope
+from fhircare.care.worklist.scope import Scope
 from fhircare.fhir.ids import format_instant
 
 REFERRAL_CODES = "http://snomed.info/sct|3457005,http://snomed.info/sct|306206005"

@@ -22,7 +22,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fhircare.care.extract_answers import Draft
+from fhircare.care.extract.answers import Draft
 from fhircare.fhir.errors import Category, FhirError, Issue
 from fhircare.validation.references import reference_type
 from fhircare.validation.validator import find_issues

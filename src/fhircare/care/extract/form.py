@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from fhircare.care.extract_elements import EXTRACTED_TYPES, Element, element
+from fhircare.care.extract.elements import EXTRACTED_TYPES, Element, element
 from fhircare.fhir import errors
 
 CONTEXT = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-itemExtractionContext"

@@ -4,7 +4,7 @@ https://hl7.org/fhir/R4/plandefinition-operation-apply.html. ``GET|POST
 [base]/PlanDefinition/[id]/$apply?subject=Patient/[id]`` answers 200 with a CarePlan
 (status ``draft``, intent ``plan``) whose Goals and requests are ``contained``, as R4
 returns them: nothing is written. ``POST`` with ``persist=true`` creates the CarePlan, its
-Goals and its requests in one transaction instead (``apply_persist.py``) and answers 201
+Goals and its requests in one transaction instead (``apply/persist.py``) and answers 201
 with the stored CarePlan, which refers to them by id; on ``GET`` it is 400, since a GET
 must not change data.
 
@@ -32,13 +32,13 @@ What is read (everything else is ignored):
   which the Goal and the CarePlan then address.
 - ``action`` (top level): ``id``, ``title``, ``description``, ``code``, ``priority``,
   ``goalId``, ``definitionCanonical``, ``timing[x]`` and one ``relatedAction``
-  (``apply_timing.py``). With a ``definitionCanonical`` the action becomes the request of
-  that ActivityDefinition (``apply_requests.py``), in ``CarePlan.activity.reference``; an
+  (``apply/timing.py``). With a ``definitionCanonical`` the action becomes the request of
+  that ActivityDefinition (``apply/requests.py``), in ``CarePlan.activity.reference``; an
   unresolvable canonical is 422 naming the action. Without one it becomes a
   ``CarePlan.activity.detail`` (status ``not-started``, its code, description, goals and
   schedule).
 - ActivityDefinition: ``url``, ``version``, ``status``, ``date`` (to choose among
-  versions, ``apply_lookup.py``), ``kind`` (Task, ServiceRequest or Appointment; others
+  versions, ``apply/lookup.py``), ``kind`` (Task, ServiceRequest or Appointment; others
   are 422), ``title``, ``name``, ``description``, ``code``, ``priority``,
   ``doNotPerform``, ``timing[x]``, ``participant`` (``type`` and ``role``) and
   ``location``.
@@ -57,16 +57,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fhircare.care.apply_lookup import (
+from fhircare.care.apply.lookup import (
     activity_definition,
     care_team,
     conditions_of,
     named_resource,
 )
-from fhircare.care.apply_persist import persist
-from fhircare.care.apply_plan import check_plan_definition, contained, draft_plan
-from fhircare.care.apply_requests import Setting, check_kind
-from fhircare.care.apply_timing import plan_windows, timing_of
+from fhircare.care.apply.persist import persist
+from fhircare.care.apply.plan import check_plan_definition, contained, draft_plan
+from fhircare.care.apply.requests import Setting, check_kind
+from fhircare.care.apply.timing import plan_windows, timing_of
 from fhircare.care.operation import CareOperation, fhircare_definition
 from fhircare.fhir import errors, jsonio
 from fhircare.fhir.ids import now

@@ -11,7 +11,7 @@ Its entries are creates only (``creates.py``).
 
 from __future__ import annotations
 
-from fhircare.care.apply_plan import Draft, transaction
+from fhircare.care.apply.plan import Draft, transaction
 from fhircare.care.creates import creates_only
 from fhircare.fhir import jsonio
 from fhircare.interactions.bundle_entries import parse_bundle

@@ -3,7 +3,7 @@
 ``GET|POST [base]/Practitioner/[id]/$worklist`` (and on ``PractitionerRole/[id]`` and
 ``CareTeam/[id]``) answers a ``searchset`` Bundle of the resources that need the subject's
 attention, each once (``search.mode`` ``match``), with why (below). Whose work counts is
-the subject's scope (``worklist_scope.py``): a practitioner, their PractitionerRoles and
+the subject's scope (``worklist/scope.py``): a practitioner, their PractitionerRoles and
 the CareTeams listing either; a role and its care teams; or a care team. What is listed,
 for the moment ``asOf`` (default now):
 
@@ -24,7 +24,7 @@ for the moment ``asOf`` (default now):
 - ``unanswered-message``: Communications they are a ``recipient`` of, sent (not in
   preparation, not-done or entered-in-error) by someone outside the scope, that no sent
   Communication answers (``inResponseTo``); a reply is due from when it was received.
-- ``referral-without-result``: active referral ServiceRequests (``worklist_collect.py``
+- ``referral-without-result``: active referral ServiceRequests (``worklist/collect.py``
   says which codes and intents) they requested, or that an open Task they own is based
   on or focuses on, authored more than ``referralDays`` (14) ago, with no result: no
   completed Task for it, and no DiagnosticReport, Observation, Encounter or sent
@@ -32,7 +32,7 @@ for the moment ``asOf`` (default now):
 
 Each entry's ``search.extension`` holds one ``urn:fhircare:StructureDefinition:worklist-reason``
 extension per reason (``code``, ``text``, and ``due`` when it has a date; see
-``worklist_rules.py``). A reason is overdue when its due date is wholly before ``asOf``:
+``worklist/rules.py``). A reason is overdue when its due date is wholly before ``asOf``:
 a task's ``restriction.period.end``, a goal's target date, a plan's end, the day a plan
 turned inactive (its ``meta.lastUpdated`` plus ``inactiveDays``), a message's receipt, or
 a referral's ``authoredOn`` plus ``referralDays``. Entries are ordered overdue first, then
@@ -48,7 +48,7 @@ page is on none, and one whose due date changes during the walk may move past th
 
 One page costs, whichever page it is: a read of the subject by key (404 when it never
 existed, 410 when deleted), the scope (one query for a PractitionerRole, two for a
-Practitioner, none for a CareTeam) and the three stages of ``worklist_collect.py``, one
+Practitioner, none for a CareTeam) and the three stages of ``worklist/collect.py``, one
 query each (the second only when the first found something to follow up, the third only
 when the second found referrals): at
 most one read and five queries, each on indexed search parameters, never a scan of a
@@ -62,11 +62,11 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 from fhircare.care.operation import CareOperation, fhircare_definition
-from fhircare.care.worklist_collect import collect
-from fhircare.care.worklist_params import INPUTS, WorklistParams, link_query, worklist_params
-from fhircare.care.worklist_queries import Reader
-from fhircare.care.worklist_rules import Item, Place, place
-from fhircare.care.worklist_scope import scope_of
+from fhircare.care.worklist.collect import collect
+from fhircare.care.worklist.params import INPUTS, WorklistParams, link_query, worklist_params
+from fhircare.care.worklist.queries import Reader
+from fhircare.care.worklist.rules import Item, Place, place
+from fhircare.care.worklist.scope import scope_of
 from fhircare.fhir import bundles, errors
 from fhircare.interactions.current import live_version
 from fhircare.interactions.request import Context, FhirRequest, FhirResponse

@@ -7,16 +7,16 @@ version and acts on two kinds:
 **A Task.** An activity that names the Task in ``activity.reference`` needs nothing: R4
 gives such an activity no status of its own (invariant cpl-3, reference or detail), and
 ``$progress`` reads the Task's. An activity with a ``detail`` that the Task carries out
-(``progress_links.py``: the activity's ``outcomeReference`` names the Task, or the Task
+(``progress/links.py``: the activity's ``outcomeReference`` names the Task, or the Task
 names the plan in ``basedOn``/``focus`` and was made from the detail's
 ``instantiatesCanonical``) gets the Task's status, mapped to a CarePlan activity status
-(``progress_status.py``), in ``detail.status``; a Task tied by its definition alone is
+(``progress/status.py``), in ``detail.status``; a Task tied by its definition alone is
 recorded in the activity's ``outcomeReference``, so the tie holds from then on. The plans
 are those the Task names in ``basedOn`` or ``focus``, read by key.
 
 **An Observation** of a patient (created, updated, corrected or entered in error). Each of
 the patient's active Goals with a target whose ``measure`` shares a code with it gets the
-``achievementStatus`` its targets' latest two observations give it (``progress_goals.py``:
+``achievementStatus`` its targets' latest two observations give it (``progress/goals.py``:
 achieved, improving, worsening, no-change or in-progress). The status is computed from the
 store, not from the version that arrived, so observations arriving out of order, or all at
 once in a transaction, end the same way.
@@ -36,16 +36,16 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fhircare.care.progress_goals import (
+from fhircare.care.progress.goals import (
     achievement,
     achievement_concept,
     measure_codes,
     recorded_achievement,
     targets_of,
 )
-from fhircare.care.progress_links import CARE_PLAN, key_of, linked_activity, plans_of_task
-from fhircare.care.progress_queries import active_goals, latest_observations
-from fhircare.care.progress_status import activity_status
+from fhircare.care.progress.links import CARE_PLAN, key_of, linked_activity, plans_of_task
+from fhircare.care.progress.queries import active_goals, latest_observations
+from fhircare.care.progress.status import activity_status
 from fhircare.fhir import jsonio
 from fhircare.fhir.errors import Category, FhirError
 from fhircare.fhir.ids import etag

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fhircare.care.progress_goals import COUNTED_OBSERVATIONS, measure_codes
+from fhircare.care.progress.goals import COUNTED_OBSERVATIONS, measure_codes
 from fhircare.fhir import errors, jsonio
 from fhircare.interactions.request import Context
 from fhircare.interactions.search_chains import resolve_clauses

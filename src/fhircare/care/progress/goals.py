@@ -3,7 +3,7 @@
 https://hl7.org/fhir/R4/goal.html: each ``Goal.target`` names a ``measure`` (an
 Observation code), a ``detail[x]`` to reach and a ``due[x]``. The observations that count
 are the patient's with a code of the measure and a status of final, amended or corrected,
-newest ``effective[x]`` first (``progress_queries.py`` finds the latest two).
+newest ``effective[x]`` first (``progress/queries.py`` finds the latest two).
 
 **Comparing** (``reading``). ``detailQuantity`` with a comparator is a bound: ``<`` and
 ``<=`` mean lower is better (an HbA1c target "< 7 %"), ``>`` and ``>=`` higher is better
@@ -28,7 +28,7 @@ progress; one without targets takes its recorded status. A completed Goal is nev
 overdue: unless achieved it is not-achieving. A cancelled, rejected or entered-in-error
 Goal is not-applicable.
 
-**Updating** (``achievement``, what ``progress_sync.py`` writes to ``achievementStatus``,
+**Updating** (``achievement``, what ``progress/sync.py`` writes to ``achievementStatus``,
 from http://terminology.hl7.org/CodeSystem/goal-achievement): achieved when every
 target's latest observation meets it; otherwise worsening, improving or no-change from the
 trends (worsening first), in-progress when there is none. Judgements the data cannot make
@@ -44,7 +44,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeGuard
 
-from fhircare.care.progress_status import passed
+from fhircare.care.progress.status import passed
 
 ACHIEVEMENT_SYSTEM = "http://terminology.hl7.org/CodeSystem/goal-achievement"
 ACHIEVEMENT_DISPLAY = {

@@ -1,0 +1,1 @@
+"""``PlanDefinition/[id]/$apply``: care protocols to draft plans (``operation.py``)."""

@@ -1,0 +1,1 @@
+"""``Patient/$everything`` (``operation.py``)."""

@@ -1,0 +1,2 @@
+"""``QuestionnaireResponse/[id]/$extract``: an assessment made draft Conditions, Goals and a
+CarePlan (``operation.py``)."""

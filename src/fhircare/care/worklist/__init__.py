@@ -1,0 +1,1 @@
+"""``$worklist``: the care manager's open work (``operation.py``)."""
