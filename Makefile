@@ -37,8 +37,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src bench
 
-## the performance tables of the embedded SQLite store: the synthetic rows at 10k, 100k and
-## 1M resources beside raw sqlite3, then Synthea patients loaded and queried on HAPI FHIR
+## the performance tables of the embedded SQLite store: the synthetic rows (the interactions,
+## searches, $everything, $worklist, $progress) at 10k, 100k and 1M resources beside raw sqlite3, then Synthea patients loaded and queried on HAPI FHIR
 ## 8.8.0 and on fhircare, one server at a time (Java 17 and Maven build HAPI and fetch
 ## Synthea once into var/); saved under bench/results/; then the sync adapter's push and pull
 ## against a fresh HAPI beside HAPI's own create and read, at 10k and 100k resources

@@ -5,10 +5,10 @@ many resources by transaction bundles over HTTP (``loading.py``; the load rate i
 then every row runs over HTTP and as raw sqlite3 on the same file (``raw.py``), at each
 ``--concurrency``: create, read, update, history, a ``--transaction-entries`` transaction,
 a conditional create, the care-manager searches (``bench/search_queries.py``, each with
-``--search-reps`` parameter sets) and ``Patient/$everything`` (every page); the raw side of
-a search or ``$everything`` replays the statements the store ran for it
-(``recorded.py``). Progress goes to stderr, the tables to stdout; the JSON is saved under
-``bench/results/``.
+``--search-reps`` parameter sets), ``Patient/$everything`` (every page), a practitioner's
+``$worklist`` (every page) and a care plan's ``$progress``; the raw side of a search or an
+operation replays the statements the store ran for it (``recorded.py``). Progress goes to
+stderr, the tables to stdout; the JSON is saved under ``bench/results/``.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--transaction-entries", type=int, default=100)
     parser.add_argument("--search-reps", type=int, default=5, help="parameter sets per query")
     parser.add_argument("--everything", type=int, default=10, help="$everything calls")
+    parser.add_argument("--care", type=int, default=10, help="$worklist and $progress calls (each)")
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     parser.add_argument("--synchronous", default="NORMAL", choices=["NORMAL", "FULL"])
     parser.add_argument("--seed", type=int, default=2026)
@@ -131,6 +132,14 @@ async def run_size(
     searches = await search_urls(http, pop, args.search_reps, args.seed)
     patients = pop.pick("patients", args.everything, args.seed)
     everything = [f"/Patient/{p}/$everything" for p in patients]
+    care_ops = {
+        "$worklist": [
+            f"/Practitioner/{p}/$worklist" for p in pop.pick("practitioners", args.care, args.seed)
+        ],
+        "$progress": [
+            f"/CarePlan/{c}/$progress" for c in pop.pick("careplans", args.care, args.seed)
+        ],
+    }
     for c in concurrencies:
         tag = f"{run}-{size}-{c}"
         created: list[str] = []
@@ -156,11 +165,12 @@ async def run_size(
             calls = len(urls) if c == 1 else 2 * c
             server, direct = get_operation(http, urls), raw_ops.replay_operation(raw, recorded)
             rows.append(await row(name, size, c, calls, server, direct))
-        recorded = [await record.statements(u, follow_next=True) for u in everything]
-        server = get_operation(http, everything, follow_next=True)
-        calls = len(everything) if c == 1 else 2 * c
-        direct = raw_ops.replay_operation(raw, recorded)
-        rows.append(await row("$everything", size, c, calls, server, direct))
+        for name, urls in {"$everything": everything, **care_ops}.items():
+            recorded = [await record.statements(u, follow_next=True) for u in urls]
+            server = get_operation(http, urls, follow_next=True)
+            calls = len(urls) if c == 1 else 2 * c
+            direct = raw_ops.replay_operation(raw, recorded)
+            rows.append(await row(name, size, c, calls, server, direct))
     return rows
 
 
