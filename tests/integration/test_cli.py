@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -140,10 +141,40 @@ def test_serve_runs_on_the_sqlite_file_with_nothing_built(tmp_path: Path) -> Non
                 pass
             assert server.poll() is None, "serve exited early"
             time.sleep(0.3)
-        assert httpx.get(f"{base}/metadata").status_code == 200
+        statement = httpx.get(f"{base}/metadata").json()
+        assert_profiles_served(base, statement)
         assert (var / "fhircare.sqlite3").is_file()
         assert not (var / "bin").exists() and not (var / "ferretdb").exists()
         assert not ping(f"mongodb://127.0.0.1:{store_port}/", 0.5)
     finally:
         server.send_signal(signal.SIGTERM)
         assert server.wait(30) == 0
+
+
+def assert_profiles_served(base: str, statement: dict[str, Any]) -> None:
+    """Every operation the statement names by a fhircare definition is an OperationDefinition
+    the server holds (loaded from profiles/), and fhircare's own search parameters work."""
+    named = {
+        op["definition"]
+        for resource in statement["rest"][0]["resource"]
+        for op in resource.get("operation") or ()
+        if op["definition"].startswith("urn:fhircare:")
+    } | {
+        op["definition"]
+        for op in statement["rest"][0].get("operation") or ()
+        if op["definition"].startswith("urn:fhircare:")
+    }
+    assert len(named) >= 6
+    for url in sorted(named):
+        found = httpx.get(f"{base}/OperationDefinition", params={"url": url}).json()
+        assert found.get("total") == 1, url
+    for path in sorted((ROOT / "profiles").glob("*.json")):
+        resource = json.loads(path.read_text())
+        stored = httpx.get(f"{base}/{resource['resourceType']}/{resource['id']}")
+        assert stored.status_code == 200, path.name
+    replies = httpx.get(
+        f"{base}/Communication", params={"in-response-to": "Communication/comm-copd-home-visit-1"}
+    )
+    assert replies.status_code == 200 and replies.json()["total"] >= 1
+    worklist = httpx.get(f"{base}/Practitioner/prac-care-manager/$worklist")
+    assert worklist.status_code == 200 and worklist.json()["resourceType"] == "Bundle"

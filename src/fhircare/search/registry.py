@@ -48,7 +48,8 @@ log = logging.getLogger(__name__)
 
 # The resource types fhircare indexes: the care-coordination types, and the clinical and
 # financial records around them that EHR exports such as Synthea's patient bundles hold
-# (every type of those in the Patient compartment, so Patient/$everything finds them).
+# (every type of those in the Patient compartment, so Patient/$everything finds them), and
+# the conformance resources fhircare serves and finds by canonical URL (``profiles/``).
 SUPPORTED_TYPES = frozenset(
     (
         "ActivityDefinition",
@@ -76,6 +77,7 @@ SUPPORTED_TYPES = frozenset(
         "MedicationAdministration",
         "MedicationRequest",
         "Observation",
+        "OperationDefinition",
         "Organization",
         "Patient",
         "PlanDefinition",
@@ -86,6 +88,7 @@ SUPPORTED_TYPES = frozenset(
         "Questionnaire",
         "QuestionnaireResponse",
         "RelatedPerson",
+        "SearchParameter",
         "ServiceRequest",
         "SupplyDelivery",
         "Task",

@@ -151,10 +151,14 @@ CORNER_CASES: list[dict[str, Any]] = [
 
 
 def example_resources(loads: Callable[[str], Any] = json.loads) -> list[dict[str, Any]]:
+    """The examples' resources and fhircare's own in ``profiles/``."""
     return [
         entry["resource"]
         for path in sorted((ROOT / "examples").glob("*.json"))
         for entry in loads(path.read_text(encoding="utf-8"))["entry"]
+    ] + [
+        loads(path.read_text(encoding="utf-8"))
+        for path in sorted((ROOT / "profiles").glob("*.json"))
     ]
 
 

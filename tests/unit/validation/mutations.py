@@ -316,12 +316,21 @@ def _good(resource: dict[str, Any], all_sites: list[Site]) -> Iterator[tuple[str
         aligned = _set(resource, holder, [site.value, None])
         _parent(aligned, holder)[f"_{holder[-1]}"] = [None, {"extension": [_EXTENSION]}]
         yield f"{holder[-1]} with a null lined up with an extension", aligned
-    for site in [s for s in all_sites if s.primitive and not s.rule.is_list and _name(s) != "id"][
-        :1
-    ]:
+    extensible = [
+        s
+        for s in all_sites
+        if s.primitive and not s.rule.is_list and _name(s) != "id" and not _extension_url(s)
+    ]
+    for site in extensible[:1]:
         with_extension = copy.deepcopy(resource)
         _parent(with_extension, site.path)[f"_{site.path[-1]}"] = {"extension": [_EXTENSION]}
         yield f"_{site.path[-1]} extension", with_extension
+
+
+def _extension_url(site: Site) -> bool:
+    """A value inside an extension: its ``url`` is an attribute in XML, which takes no
+    extension of its own, and its ``value[x]`` is left to the extension variants above."""
+    return any(step in ("extension", "modifierExtension") for step in site.path)
 
 
 INVALID: dict[str, Mutation] = {
