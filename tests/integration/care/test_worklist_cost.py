@@ -15,6 +15,7 @@ from fhircare.fhir import errors, jsonio
 from fhircare.interactions.request import Context, FhirRequest, Limits
 from fhircare.storage.protocol import ResourceStore, SearchPage, SearchQuery, StoredVersion
 from tests.integration.care.test_worklist import PRAC, QUIET, ROLE, TEAM, put_all, scenario, task
+from tests.integration.care.test_worklist_requests import requests
 
 
 class CountingStore:
@@ -46,12 +47,13 @@ def request(subject: str, **params: str) -> FhirRequest:
 
 
 # the scope (roles, then care teams) and three stages; the care team has no referral whose
-# results the third stage would look for
+# results the third stage would look for. CommunicationRequests and the messages fulfilling
+# them add no query: they ride the first and second stages
 @pytest.mark.parametrize(("subject", "queries"), [(PRAC, 5), (ROLE, 4), (TEAM, 2)])
 async def test_a_page_is_one_read_and_a_few_queries(
     client: httpx.AsyncClient, store: ResourceStore, subject: str, queries: int
 ) -> None:
-    await put_all(client, scenario())
+    await put_all(client, scenario() + requests())
     counting = CountingStore(store)
     context = Context(counting)  # type: ignore[arg-type]
     first = await worklist(context, request(subject, _count="2", **QUIET))

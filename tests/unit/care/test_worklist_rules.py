@@ -17,6 +17,7 @@ from fhircare.care.worklist.rules import (
     plan_reasons,
     reference_keys,
     referral_reasons,
+    request_reasons,
     task_reasons,
 )
 from fhircare.fhir import jsonio
@@ -106,6 +107,29 @@ def test_message_and_referral_rules() -> None:
     assert referral[0].at == datetime(2030, 5, 11, tzinfo=UTC)
     assert referral[0].due == "2030-05-11T00:00:00.000Z" and referral[0].overdue
     assert referral_reasons({}, params()) == []
+
+
+def test_a_requested_message_is_due_at_the_end_of_its_occurrence() -> None:
+    def due(**request: Any) -> list[tuple[str, str | None, bool]]:
+        return [(r.code, r.due, r.overdue) for r in request_reasons(request, AS_OF)]
+
+    to_send = "message-to-send"
+    assert due(occurrenceDateTime="2030-06-14") == [(to_send, "2030-06-14", True)]
+    assert due(occurrenceDateTime="2030-06-15") == [(to_send, "2030-06-15", False)]
+    period = {"start": "2030-06-01", "end": "2030-06-15T00:00:00Z"}
+    assert due(occurrencePeriod=period) == [(to_send, "2030-06-15T00:00:00Z", False)]
+    # the occurrence wins over authoredOn; without one it is due from authoredOn
+    late = due(occurrenceDateTime="2030-07-01", authoredOn="2030-06-01")
+    assert late == [(to_send, "2030-07-01", False)]
+    assert due(authoredOn="2030-06-14T08:00:00Z") == [(to_send, "2030-06-14T08:00:00Z", True)]
+    assert due(authoredOn="2030-06-16") == [(to_send, "2030-06-16", False)]
+    # an open-ended period and no date at all set no deadline
+    assert due(occurrencePeriod={"start": "2030-06-01"}) == [(to_send, None, False)]
+    assert due() == [(to_send, None, False)]
+    assert due(doNotPerform=True, occurrenceDateTime="2030-06-01") == []
+    recipients = [{"display": "Ann"}, {"reference": "RelatedPerson/b"}]
+    text = request_reasons({"recipient": recipients, "authoredOn": "2030-06-01"}, AS_OF)[0].text
+    assert "Ann, RelatedPerson/b" in text and "2030-06-01" in text
 
 
 def test_a_reason_is_shown_as_one_extension() -> None:

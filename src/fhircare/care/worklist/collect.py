@@ -6,14 +6,18 @@ a stage asks only what the one before found, and is skipped when that is nothing
 
 1. ``Task?owner=O&status=<open>`` (``worklist_rules.OPEN_TASK``);
    ``CarePlan?status=active`` with ``care-team=`` its teams, or ``author=O``, or
-   ``contributor=O`` (fhircare's own parameters); and
-   ``Communication?recipient=O&status:not=<unsent>``.
+   ``contributor=O`` (fhircare's own parameters);
+   ``Communication?recipient=O&status:not=<unsent>``; and
+   ``CommunicationRequest?sender=P&status=active`` (the messages they are asked to send;
+   R4 allows no CareTeam as ``sender``, so a team's own worklist asks none).
 2. ``Goal?subject=<the plans' subjects>&lifecycle-status=<open>`` with
    ``target-date=eb<asOf>`` or ``achievement-status=<not achieving>``;
    ``Task?_lastUpdated=ge<asOf - inactiveDays>`` with ``based-on=`` or ``focus=`` a plan
    that did not change itself since then, or ``_id=`` a Task such a plan's
    ``activity.reference`` names (the plans' linked Tasks that changed);
-   ``Communication?in-response-to=<the received ones>&status:not=<unsent>`` (the replies);
+   ``Communication?status:not=<unsent>`` with ``in-response-to=`` a received one (the
+   replies) or ``based-on=`` a request (of which a ``completed`` one fulfils it:
+   ``worklist_rules.FULFILLED``);
    ``ServiceRequest?status=active&intent=<plan, order and its kinds>&authored=eb<asOf -
    referralDays>`` with ``category=`` or ``code=`` a referral code, and ``requester=P``
    or ``_id=`` a ServiceRequest an open task of theirs is ``basedOn`` or ``focus``es.
@@ -32,6 +36,7 @@ from __future__ import annotations
 from fhircare.care.worklist.params import WorklistParams
 from fhircare.care.worklist.queries import Ask, Reader, Record
 from fhircare.care.worklist.rules import (
+    FULFILLED,
     NOT_ACHIEVING,
     OPEN_GOAL,
     OPEN_TASK,
@@ -44,6 +49,7 @@ from fhircare.care.worklist.rules import (
     plan_reasons,
     reference_keys,
     referral_reasons,
+    request_reasons,
     task_reasons,
 )
 from fhircare.care.worklist.scope import Scope
@@ -51,6 +57,8 @@ from fhircare.fhir.ids import format_instant
 
 REFERRAL_CODES = "http://snomed.info/sct|3457005,http://snomed.info/sct|306206005"
 REFERRAL_INTENTS = "plan,order,original-order,reflex-order,filler-order,instance-order"
+COMMUNICATION = "Communication"
+COMMUNICATION_REQUEST = "CommunicationRequest"
 SERVICE_REQUEST = "ServiceRequest"
 TASK = "Task"
 
@@ -61,9 +69,10 @@ async def collect(
     """Every item of the worklist of ``scope``, unordered."""
     first = await reader.ask(_first_stage(scope))
     tasks, plans = first[TASK], first["CarePlan"]
+    requested = first.get(COMMUNICATION_REQUEST, [])
     received = [
         m
-        for m in first["Communication"]
+        for m in first[COMMUNICATION]
         if not reference_keys(listed(m.resource.get("sender")), base_url) & set(scope.owners)
     ]
     stale = [p for p in plans if p.version.last_updated < params.active_since]
@@ -81,7 +90,7 @@ async def collect(
             for ask in (
                 _goals(plans, params, base_url),
                 _activity(stale, params, base_url),
-                _replies(received),
+                _messages(received, requested),
                 _referrals(scope, params, asked_for),
             )
             if ask is not None
@@ -93,11 +102,19 @@ async def collect(
     touched = _touched(stale, second.get(TASK, []), base_url)
     items += [_item(p, plan_reasons(p, params, p.key in touched)) for p in plans]
     items += [_item(g, goal_reasons(g.resource, params.as_of)) for g in second.get("Goal", [])]
-    replied = _pointed_at(second.get("Communication", []), ("inResponseTo",), base_url)
+    messages = second.get(COMMUNICATION, [])
+    replied = _pointed_at(messages, ("inResponseTo",), base_url)
     items += [
         _item(m, message_reasons(m.resource, params.as_of))
         for m in received
         if m.key not in replied
+    ]
+    sent = [m for m in messages if m.resource.get("status") == FULFILLED]
+    fulfilled = _pointed_at(sent, ("basedOn",), base_url)
+    items += [
+        _item(r, request_reasons(r.resource, params.as_of))
+        for r in requested
+        if r.key not in fulfilled
     ]
     reports = [r for kind, found in results.items() if kind != TASK for r in found]
     answered = _pointed_at(results.get(TASK, []), ("basedOn", "focus"), base_url)
@@ -113,11 +130,15 @@ def _first_stage(scope: Scope) -> list[Ask]:
     plan_scope: list[tuple[str, str]] = [("author", owners), ("contributor", owners)]
     if scope.teams:
         plan_scope.insert(0, ("care-team", ",".join(scope.teams)))
-    return [
+    asks = [
         Ask(TASK, (("owner", owners), ("status", ",".join(OPEN_TASK)))),
         Ask("CarePlan", (("status", "active"),), (tuple(plan_scope),)),
-        Ask("Communication", (("recipient", owners), ("status:not", ",".join(UNSENT)))),
+        Ask(COMMUNICATION, (("recipient", owners), ("status:not", ",".join(UNSENT)))),
     ]
+    if scope.people:
+        people = ",".join(scope.people)
+        asks.append(Ask(COMMUNICATION_REQUEST, (("sender", people), ("status", "active"))))
+    return asks
 
 
 def _goals(plans: list[Record], params: WorklistParams, base_url: str | None) -> Ask | None:
@@ -155,13 +176,16 @@ def _activity(stale: list[Record], params: WorklistParams, base_url: str | None)
     return Ask(TASK, (since,), (tuple(linked),))
 
 
-def _replies(received: list[Record]) -> Ask | None:
-    if not received:
+def _messages(received: list[Record], requested: list[Record]) -> Ask | None:
+    """The sent Communications that answer a received one or are based on a request."""
+    links = []
+    if received:
+        links.append(("in-response-to", ",".join(m.key for m in received)))
+    if requested:
+        links.append(("based-on", ",".join(r.key for r in requested)))
+    if not links:
         return None
-    return Ask(
-        "Communication",
-        (("in-response-to", ",".join(m.key for m in received)), ("status:not", ",".join(UNSENT))),
-    )
+    return Ask(COMMUNICATION, (("status:not", ",".join(UNSENT)),), (tuple(links),))
 
 
 def _referrals(scope: Scope, params: WorklistParams, asked_for: set[str]) -> Ask | None:
@@ -193,7 +217,7 @@ def _results(referrals: list[str]) -> list[Ask]:
         Ask("DiagnosticReport", (("based-on", keys), ("status:not", f"registered,{void}"))),
         Ask("Observation", (("based-on", keys), ("status:not", f"registered,{void}"))),
         Ask("Encounter", (("based-on", keys), ("status:not", f"planned,{void}"))),
-        Ask("Communication", (("based-on", keys), ("status:not", ",".join(UNSENT)))),
+        Ask(COMMUNICATION, (("based-on", keys), ("status:not", ",".join(UNSENT)))),
     ]
 
 

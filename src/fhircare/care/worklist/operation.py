@@ -24,6 +24,15 @@ for the moment ``asOf`` (default now):
 - ``unanswered-message``: Communications they are a ``recipient`` of, sent (not in
   preparation, not-done or entered-in-error) by someone outside the scope, that no sent
   Communication answers (``inResponseTo``); a reply is due from when it was received.
+- ``message-to-send``: active CommunicationRequests (R4 request-status ``active``; not
+  draft, on-hold or a final one; not ``doNotPerform``) whose ``sender``, who is asked to
+  send the message ("call the patient about the rehab reminder"), is the practitioner or
+  one of their roles (the role, for a role), that no ``completed`` Communication
+  ``basedOn`` it fulfils yet (one ``in-progress`` has not gone out whole). Only ``sender``
+  counts: the ``recipient`` receives the message and has nothing to do yet; and R4 allows
+  no CareTeam as a sender, so a care team's own worklist has none. Due at the end of
+  ``occurrence[x]``; with no ``occurrence[x]``, from ``authoredOn`` (asked, so due now);
+  an ``occurrencePeriod`` without an ``end`` has no due date.
 - ``referral-without-result``: active referral ServiceRequests (``worklist/collect.py``
   says which codes and intents) they requested, or that an open Task they own is based
   on or focuses on, authored more than ``referralDays`` (14) ago, with no result: no
@@ -34,8 +43,9 @@ Each entry's ``search.extension`` holds one ``urn:fhircare:StructureDefinition:w
 extension per reason (``code``, ``text``, and ``due`` when it has a date; see
 ``worklist/rules.py``). A reason is overdue when its due date is wholly before ``asOf``:
 a task's ``restriction.period.end``, a goal's target date, a plan's end, the day a plan
-turned inactive (its ``meta.lastUpdated`` plus ``inactiveDays``), a message's receipt, or
-a referral's ``authoredOn`` plus ``referralDays``. Entries are ordered overdue first, then
+turned inactive (its ``meta.lastUpdated`` plus ``inactiveDays``), a message's receipt, a
+requested message's ``occurrence[x]`` end (else ``authoredOn``), or a referral's
+``authoredOn`` plus ``referralDays``. Entries are ordered overdue first, then
 those with a due date, then the rest; by due date within each (an overdue entry by its
 earliest overdue reason) and by ``Type/id`` last. ``total`` counts them all.
 
@@ -50,7 +60,8 @@ One page costs, whichever page it is: a read of the subject by key (404 when it 
 existed, 410 when deleted), the scope (one query for a PractitionerRole, two for a
 Practitioner, none for a CareTeam) and the three stages of ``worklist/collect.py``, one
 query each (the second only when the first found something to follow up, the third only
-when the second found referrals): at
+when the second found referrals; CommunicationRequests are one more type in the first
+stage's query, and their fulfilments share the second stage's Communication ask): at
 most one read and five queries, each on indexed search parameters, never a scan of a
 type. A stage that would read more than ``Limits.max_included`` resources is 400
 ``too-costly``.

@@ -44,6 +44,10 @@ NOT_ACHIEVING = ("worsening", "no-progress", "not-achieved", "not-attainable")
 """Goal achievement statuses that say it is going the wrong way."""
 UNSENT = ("preparation", "not-done", "entered-in-error")
 """Communication statuses of a message that was not (validly) sent."""
+FULFILLED = "completed"
+"""The Communication status that fulfils a CommunicationRequest it is ``basedOn``: the
+message was sent. One ``in-progress`` (or on-hold, stopped) is not: the request still
+asks for a message that has not gone out whole."""
 
 
 @dataclass(frozen=True)
@@ -184,12 +188,41 @@ def message_reasons(message: dict[str, Any], as_of: datetime) -> list[Reason]:
     due from when it was received (else sent), so it is overdue from then on."""
     when = message.get("received") or message.get("sent")
     span = _span(when)
-    sender = message.get("sender") or {}
-    who = sender.get("display") or sender.get("reference") or "an unknown sender"
+    who = _name(message.get("sender"), "an unknown sender")
     if span is None:
         return [Reason("unanswered-message", f"Message from {who} has no reply")]
     text = f"Message from {who} received {when} has no reply"
     return [Reason("unanswered-message", text, when, span[0], span[1] <= as_of)]
+
+
+def request_reasons(request: dict[str, Any], as_of: datetime) -> list[Reason]:
+    """An active CommunicationRequest they are the ``sender`` of, with no fulfilling
+    Communication (the caller found none). It is due at the end of ``occurrence[x]``
+    (``occurrenceDateTime``, ``occurrencePeriod.end``) and overdue once that is wholly past,
+    like a task; asked with no ``occurrence[x]`` at all, as soon as it was ``authoredOn``
+    (overdue from then on, like a message awaiting a reply); an ``occurrencePeriod`` with
+    no ``end`` sets no deadline. A request with ``doNotPerform`` asks for no message."""
+    if request.get("doNotPerform") is True:
+        return []
+    who = ", ".join(_name(r) for r in listed(request.get("recipient"))) or "its recipients"
+    period = request.get("occurrencePeriod")
+    if isinstance(period, dict) and period.get("end") is None:
+        start = period.get("start")
+        when = f"from {start}" if isinstance(start, str) else "with no deadline"
+        return [Reason("message-to-send", f"Message to {who} to send {when}")]
+    occurrence = request.get("occurrenceDateTime") or _get(request, "occurrencePeriod", "end")
+    due = request.get("authoredOn") if occurrence is None else occurrence
+    span = _span(due)
+    if span is None:
+        return [Reason("message-to-send", f"Message to {who} requested, not sent yet")]
+    overdue = span[1] <= as_of
+    if occurrence is None:
+        text = f"Message to {who} requested {due}, not sent yet"
+    elif overdue:
+        text = f"Message to {who} was to be sent by {due}: overdue"
+    else:
+        text = f"Message to {who} to send by {due}"
+    return [Reason("message-to-send", text, due, span[0], overdue)]
 
 
 def referral_reasons(referral: dict[str, Any], params: WorklistParams) -> list[Reason]:
@@ -228,6 +261,16 @@ def listed(value: Any) -> list[Any]:
     if value is None:
         return []
     return value if isinstance(value, list) else [value]
+
+
+def _name(reference: Any, unknown: str = "someone unnamed") -> str:
+    """How a Reference names who it points at: its display, else its reference."""
+    if isinstance(reference, dict):
+        for element in ("display", "reference"):
+            value = reference.get(element)
+            if isinstance(value, str) and value:
+                return value
+    return unknown
 
 
 def _due_dates(goal: dict[str, Any]) -> Iterator[str]:

@@ -8,7 +8,8 @@
 
 A care team whose status is ``inactive`` or ``entered-in-error`` hands out no work and is
 left out; one in any other status (or none) counts. Participants' ``period`` is not read.
-``people`` request referrals; ``people`` and ``teams`` together own tasks, receive
+``people`` request referrals and are asked to send messages (R4 allows no CareTeam as a
+CommunicationRequest ``sender``); ``people`` and ``teams`` together own tasks, receive
 messages and author or contribute to plans.
 
 Costs: one query for the roles (a Practitioner only) and one for the care teams (not for
