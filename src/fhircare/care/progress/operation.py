@@ -151,6 +151,18 @@ def _referenced(
         return ActivityProgress(
             index, display, "unknown", "reference", key, issue=found.problem(key)
         )
+    return _of_resource(index, display, "reference", key, resource, as_of)
+
+
+def _of_resource(
+    index: int | None,
+    display: str | None,
+    source: str,
+    key: str,
+    resource: Resource,
+    as_of: datetime,
+) -> ActivityProgress:
+    """An activity whose status is that of ``resource`` (at ``key``), mapped."""
     own = resource.get("status")
     status = activity_status(key.split("/", 1)[0], own)
     due = resource_due(resource)
@@ -158,7 +170,7 @@ def _referenced(
         index,
         display or _display_of(resource),
         status,
-        "reference",
+        source,
         key,
         own if isinstance(own, str) else None,
         due,
@@ -176,21 +188,7 @@ def _linked(
         key = f"Task/{task.get('id')}"
         if key in named or linked_activity(plan, task, base) is not None:
             continue
-        status = activity_status("Task", task.get("status"))
-        due = resource_due(task)
-        own = task.get("status")
-        rows.append(
-            ActivityProgress(
-                None,
-                _display_of(task),
-                status,
-                "linked",
-                key,
-                own if isinstance(own, str) else None,
-                due,
-                _late(status, due, as_of),
-            )
-        )
+        rows.append(_of_resource(None, None, "linked", key, task, as_of))
     return rows
 
 
