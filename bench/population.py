@@ -113,11 +113,12 @@ class Plan:
 
 
 def plan(size: int) -> Plan:
-    """The split of ``size`` resources: 2% Patients (2,000 of 100k), 20 Practitioners at
-    100k (at least 2), the rest by ``SHARES``; always exactly ``size`` in all."""
+    """The split of ``size`` resources: 2% Patients (2,000 of 100k), one Practitioner per
+    ten Patients (a care manager's caseload; at least 2), the rest by ``SHARES``; always
+    exactly ``size`` in all."""
     if size < 20:
         raise ValueError("a search population needs at least 20 resources")
-    practitioners = max(2, size // 5000)
+    practitioners = max(2, size // 500)
     patients = max(2, size // 50)
     rest = size - practitioners - patients
     careplans = max(1, round(rest * SHARES["CarePlan"]))

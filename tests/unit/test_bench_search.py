@@ -28,7 +28,7 @@ def test_population_has_exactly_the_planned_size_and_mix() -> None:
         assert len(pop.resources) == size == plan(size).total
         assert pop.counts() == {k: v for k, v in plan(size).counts().items() if v}
     assert plan(100_000).patients == 2000
-    assert plan(100_000).practitioners == 20
+    assert plan(100_000).practitioners == 200
 
 
 def test_layers_have_ids_of_their_own_and_layer_0_is_the_plain_population() -> None:
