@@ -46,10 +46,12 @@ def request(subject: str, **params: str) -> FhirRequest:
     return FhirRequest("GET", resource_type, id, query=query, base_url="http://test/fhir")
 
 
-# the scope (roles, then care teams) and three stages; the care team has no referral whose
-# results the third stage would look for. CommunicationRequests and the messages fulfilling
-# them add no query: they ride the first and second stages
-@pytest.mark.parametrize(("subject", "queries"), [(PRAC, 5), (ROLE, 4), (TEAM, 2)])
+# the scope (roles, then care teams) and three stages of one query per type they ask: the
+# first Task, CarePlan, Communication and CommunicationRequest (a care team sends none); the
+# second Goal, Task, Communication and ServiceRequest; the third the referrals' results
+# (Task, DiagnosticReport, Observation, Encounter, Communication). The care team has no plan
+# to follow up and no referral
+@pytest.mark.parametrize(("subject", "queries"), [(PRAC, 14), (ROLE, 13), (TEAM, 5)])
 async def test_a_page_is_one_read_and_a_few_queries(
     client: httpx.AsyncClient, store: ResourceStore, subject: str, queries: int
 ) -> None:

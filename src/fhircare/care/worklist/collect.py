@@ -1,7 +1,7 @@
 """The worklist's three query stages, and the items they give.
 
-Each stage is one store query (``worklist_queries.Reader``) asking several types at once;
-a stage asks only what the one before found, and is skipped when that is nothing. With
+Each stage asks several types, one type-level query each (``worklist/queries.py``); a
+stage asks only what the one before found, and is skipped when that is nothing. With
 ``O`` the scope's owners, ``P`` its people (``worklist/scope.py``) and ``asOf`` the moment:
 
 1. ``Task?owner=O&status=<open>`` (``worklist_rules.OPEN_TASK``);

@@ -59,12 +59,11 @@ page is on none, and one whose due date changes during the walk may move past th
 One page costs, whichever page it is: a read of the subject by key (404 when it never
 existed, 410 when deleted), the scope (one query for a PractitionerRole, two for a
 Practitioner, none for a CareTeam) and the three stages of ``worklist/collect.py``, one
-query each (the second only when the first found something to follow up, the third only
-when the second found referrals; CommunicationRequests are one more type in the first
-stage's query, and their fulfilments share the second stage's Communication ask): at
-most one read and five queries, each on indexed search parameters, never a scan of a
-type. A stage that would read more than ``Limits.max_included`` resources is 400
-``too-costly``.
+type-level query per type a stage asks, run concurrently (the second stage only when the
+first found something to follow up, the third only when the second found referrals): at
+most one read and fifteen queries (2 + 4 + 4 + 5), each on indexed search parameters,
+never a scan of a type, however large the store. A query that would read more than
+``Limits.max_included`` resources is 400 ``too-costly``.
 """
 
 from __future__ import annotations

@@ -1,17 +1,18 @@
-"""The store queries of ``$worklist``: one indexed query asks several types at once.
+"""The store queries of ``$worklist``: one indexed type-level query per type a stage asks.
 
 Each ``Ask`` is a search of one type written as query pairs (``Task?owner=...&status=...``),
 parsed by the search parser into the ``SearchRequest`` IR and turned into the store's
 predicates (``search/predicates.py``), so it reads the same index entries a search does.
 Unlike a search it may OR across parameters (``any_of``: ``CarePlan?care-team=T`` or
-``?author=A``). ``Reader.ask`` puts the asks of one stage into a single ``SearchQuery``:
-a type-level one for one ask, else a system-level one with one branch per type::
+``?author=A``). ``Reader.ask`` runs the asks of one stage concurrently, one type-level
+``SearchQuery`` each. (One system-level query with a branch per type asked the same in
+fewer round trips, but SQLite then drove it by every branch's candidates at once and
+weighed each against every branch: at 100k resources a page cost 0.5 to 0.9 s, against
+0.04 to 0.05 s for the type-level queries.)
 
-    (type = Task and owner in O and status in open) or (type = CarePlan and ...) or ...
-
-as ``care/compartment.py`` asks the Patient compartment. Every query of one worklist runs
-at the store watermark of its first one (``SearchQuery.as_of``), and so every page of one
-walk does: a resource created after the first page is on none of them, as in search.
+Every query of one worklist runs at the store watermark of its first one
+(``SearchQuery.as_of``), and so every page of one walk does: a resource created after the
+first page is on none of them, as in search.
 
 A query reads at most ``Limits.max_included`` resources (1000 by default); a worklist
 that needs more in one stage is 400 ``too-costly`` rather than a partial list.
@@ -19,6 +20,7 @@ that needs more in one stage is 400 ``too-costly`` rather than a partial list.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +29,7 @@ from fhircare.fhir import errors, jsonio
 from fhircare.interactions.request import Context
 from fhircare.search.limits import SearchLimits
 from fhircare.search.parse import parse
-from fhircare.search.predicates import TYPE_FIELD, AllOf, AnyOf, Cond, Field, Predicate, predicate
+from fhircare.search.predicates import AllOf, AnyOf, Predicate, predicate
 from fhircare.storage.protocol import SearchQuery, StoredVersion
 
 Pair = tuple[str, str]
@@ -72,41 +74,46 @@ class Reader:
         self._parse_limits = SearchLimits(max_or_values=limit, max_clauses=limit)
 
     async def ask(self, asks: Sequence[Ask]) -> Found:
-        """Everything ``asks`` find, in one store query (none when ``asks`` is empty)."""
+        """Everything ``asks`` find: one type-level store query each, run concurrently."""
         if not asks:
             return {}
         if len({a.resource_type for a in asks}) != len(asks):
             raise ValueError("a stage asks each resource type once")
-        if len(asks) == 1:
-            query_type: str | None = asks[0].resource_type
-            predicates = self._predicates(asks[0])
-        else:
-            query_type = None
-            branches = [
-                AllOf((Field(Cond(TYPE_FIELD, "eq", a.resource_type)), *self._predicates(a)))
-                for a in asks
-            ]
-            predicates = [AnyOf(tuple(branches))]
+        found: Found = {}
+        if self.watermark is None:  # the first query fixes the watermark the others run at
+            found[asks[0].resource_type] = await self._one(asks[0])
+            asks = asks[1:]
+        answers = await asyncio.gather(*(self._one(ask) for ask in asks))
+        found.update(
+            {ask.resource_type: records for ask, records in zip(asks, answers, strict=True)}
+        )
+        return found
+
+    async def _one(self, ask: Ask) -> list[Record]:
         query = SearchQuery(
-            query_type, tuple(predicates), self._limit + 1, None, (), self.watermark
+            ask.resource_type,
+            tuple(self._predicates(ask)),
+            self._limit + 1,
+            None,
+            (),
+            self.watermark,
         )
         page = await self._context.store.search_page(query)
         self.queries += 1
         if self.watermark is None:
             self.watermark = page.as_of
         if len(page.versions) > self._limit:
-            kinds = ", ".join(sorted(a.resource_type for a in asks))
             raise errors.invalid(
-                f"$worklist would consider more than {self._limit} resources ({kinds}) in one "
-                "query: too costly to compute",
+                f"$worklist would consider more than {self._limit} resources "
+                f"({ask.resource_type}) in one query: too costly to compute",
                 code="too-costly",
             )
-        found: Found = {a.resource_type: [] for a in asks}
-        for version in page.versions:
-            if version.body is not None:
-                record = Record(version, jsonio.loads(version.body))
-                found[version.resource_type].append(record)
-        return found
+        records = [
+            Record(version, jsonio.loads(version.body))
+            for version in page.versions
+            if version.body is not None
+        ]
+        return records
 
     def _predicates(self, ask: Ask) -> list[Predicate]:
         parts = self._clauses(ask.resource_type, ask.all)
