@@ -1,0 +1,1 @@
+"""Security: SMART-on-FHIR access tokens and scopes."""
