@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from fhircare.settings import Settings
 from fhircare.sync_cli import sync_app
+from fhircare.token_cli import token_app
 
 if TYPE_CHECKING:
     from fhircare.interactions.request import Context
@@ -31,6 +32,7 @@ db_app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 app.add_typer(sync_app, name="sync")
+app.add_typer(token_app, name="token")
 err = Console(stderr=True)
 EXAMPLES = Path("examples")
 
