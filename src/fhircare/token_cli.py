@@ -2,11 +2,12 @@
 
 A development tool, not an authorization server: it makes (once) a key pair in the key
 folder, publishes its public half as ``jwks.json`` beside it, and signs whatever claims it is
-asked for. The server, started with the printed settings, accepts those tokens as it would
-an authorization server's (https://hl7.org/fhir/smart-app-launch/app-launch.html).
+asked for. ``security/tokens.TokenVerifier`` accepts those tokens, with the printed JWKS,
+issuer and audience, as it would an authorization server's
+(https://hl7.org/fhir/smart-app-launch/app-launch.html).
 
-The token goes to stdout (``TOKEN=$(fhircare token ...)``); the settings to run the server
-with, and the warning, go to stderr.
+The token goes to stdout (``TOKEN=$(fhircare token ...)``); the settings that verify it, and
+the warning, go to stderr.
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ def sign_token(
 
 def default_audience(settings: Settings) -> str:
     """This server's FHIR base, which the tokens are for."""
-    configured = getattr(settings, "audience", None)
+    configured = getattr(settings, "token_audience", None)
     if configured:
         return str(configured)
     if settings.public_base_url:
@@ -185,7 +186,7 @@ def token(
     algorithm: Algorithm = "ES256" if alg == "ES256" else "RS256"
     settings = Settings()
     folder = key_dir or settings.var_dir / "dev-keys"
-    issuer = issuer or getattr(settings, "issuer", None) or DEFAULT_ISSUER
+    issuer = issuer or getattr(settings, "token_issuer", None) or DEFAULT_ISSUER
     audience = audience or default_audience(settings)
     key = load_or_create_key(folder, algorithm)
     jwks = write_jwks(folder)
@@ -203,14 +204,13 @@ def token(
     )
     err.print(
         "[yellow]development token[/yellow]: signed with a local key; this is not an "
-        "authorization server. Run the server with:",
+        "authorization server. It verifies with:",
         highlight=False,
     )
     for name, value in (
-        ("FHIRCARE_AUTH", "smart"),
         ("FHIRCARE_JWKS", str(jwks.resolve())),
-        ("FHIRCARE_ISSUER", issuer),
-        ("FHIRCARE_AUDIENCE", audience),
+        ("FHIRCARE_TOKEN_ISSUER", issuer),
+        ("FHIRCARE_TOKEN_AUDIENCE", audience),
     ):
         err.print(f"{name}={value}", highlight=False, markup=False, soft_wrap=True)
     print(signed)

@@ -39,8 +39,8 @@ def run(*args: str) -> tuple[str, dict[str, str]]:
 async def verify(token: str, printed: dict[str, str]) -> dict[str, object]:
     settings = TokenSettings(
         jwks=printed["FHIRCARE_JWKS"],
-        issuer=printed["FHIRCARE_ISSUER"],
-        audience=printed["FHIRCARE_AUDIENCE"],
+        issuer=printed["FHIRCARE_TOKEN_ISSUER"],
+        audience=printed["FHIRCARE_TOKEN_AUDIENCE"],
     )
     claims = await TokenVerifier(settings, settings.key_set()).verify(token)
     return {
@@ -57,10 +57,10 @@ async def test_the_token_verifies_with_the_printed_settings(var_dir: Path) -> No
         "--scope", "patient/*.rs launch/patient", "--patient", "Patient/x",
         "--fhir-user", "Practitioner/y", "--client-id", "app",
     )  # fmt: skip
-    assert printed["FHIRCARE_AUTH"] == "smart"
+    assert "FHIRCARE_AUTH" not in printed  # no server mode checks tokens yet
     assert Path(printed["FHIRCARE_JWKS"]) == (var_dir / "dev-keys" / "jwks.json").resolve()
-    assert printed["FHIRCARE_ISSUER"] == "fhircare-dev"
-    assert printed["FHIRCARE_AUDIENCE"] == "http://127.0.0.1:8080/fhir"
+    assert printed["FHIRCARE_TOKEN_ISSUER"] == "fhircare-dev"
+    assert printed["FHIRCARE_TOKEN_AUDIENCE"] == "http://127.0.0.1:8080/fhir"
     assert await verify(token, printed) == {
         "scopes": ("patient/*.rs", "launch/patient"),
         "patient": "x",
@@ -97,8 +97,8 @@ async def test_issuer_audience_and_lifetime_as_given(tmp_path: Path) -> None:
         "--scope", "patient/Observation.rs", "--issuer", "https://issuer.test",
         "--audience", AUDIENCE, "--expires-in", "60", "--key-dir", "k",
     )  # fmt: skip
-    assert printed["FHIRCARE_ISSUER"] == "https://issuer.test"
-    assert printed["FHIRCARE_AUDIENCE"] == AUDIENCE
+    assert printed["FHIRCARE_TOKEN_ISSUER"] == "https://issuer.test"
+    assert printed["FHIRCARE_TOKEN_AUDIENCE"] == AUDIENCE
     settings = TokenSettings(
         jwks=printed["FHIRCARE_JWKS"], issuer="https://issuer.test", audience=AUDIENCE
     )
@@ -111,7 +111,7 @@ async def test_the_audience_defaults_to_the_public_base_url(
 ) -> None:
     monkeypatch.setenv("FHIRCARE_PUBLIC_BASE_URL", "https://care.example.org/fhir/")
     token, printed = run("--scope", "patient/*.rs")
-    assert printed["FHIRCARE_AUDIENCE"] == "https://care.example.org/fhir"
+    assert printed["FHIRCARE_TOKEN_AUDIENCE"] == "https://care.example.org/fhir"
     assert (await verify(token, printed))["client_id"] == "dev"
 
 
