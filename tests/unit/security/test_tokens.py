@@ -105,9 +105,10 @@ async def test_audience_may_be_a_list(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("overrides", "reason"),
     [
-        ({"exp": int(time.time()) - 120}, "expired"),
-        ({"nbf": int(time.time()) + 600}, "not yet valid"),
-        ({"iat": int(time.time()) + 600}, "not yet valid"),
+        # times as offsets from the test's own run (a suite may run long after collection)
+        ({"exp": -120}, "expired"),
+        ({"nbf": 600}, "not yet valid"),
+        ({"iat": 600}, "not yet valid"),
         ({"aud": "https://elsewhere.test/fhir"}, "wrong audience"),
         ({"aud": ["https://a.test", "https://b.test"]}, "wrong audience"),
         ({"iss": "https://evil.test"}, "wrong issuer"),
@@ -122,7 +123,12 @@ async def test_claims_that_do_not_fit_are_refused(
     tmp_path: Path, overrides: dict[str, Any], reason: str
 ) -> None:
     check = verifier(jwks_file(tmp_path, (RSA_KEY, "k1")))
-    assert await rejected(check, sign(RSA_KEY, "RS256", **overrides)) == reason
+    now = int(time.time())
+    dated = {
+        name: now + value if name in ("exp", "nbf", "iat") and isinstance(value, int) else value
+        for name, value in overrides.items()
+    }
+    assert await rejected(check, sign(RSA_KEY, "RS256", **dated)) == reason
 
 
 async def test_leeway_accepts_a_token_just_expired_or_just_valid(tmp_path: Path) -> None:
