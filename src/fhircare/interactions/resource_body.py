@@ -84,8 +84,9 @@ def new_version(
     assert request.resource_type is not None
     if request.resource_type == SEARCH_PARAMETER:
         context.search_parameters.check(resource, id)
-    before = None if previous is None or previous.body is None else jsonio.loads(previous.body)
-    context.rules.check(request.resource_type, resource, before)
+    context.rules.check(
+        request.resource_type, resource, None if previous is None else previous.body
+    )
     moment = now()
     stored = stored_form(resource, id, version, moment)
     with timing.measure("index"):

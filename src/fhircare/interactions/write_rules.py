@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from fhircare.fhir import jsonio
 from fhircare.fhir.errors import FhirError
 
 if TYPE_CHECKING:
@@ -44,9 +45,15 @@ class WriteRules:
     checks: Mapping[str, Sequence[Check]] = field(default_factory=dict)
     followers: Sequence[Follower] = ()
 
-    def check(self, resource_type: str, resource: Resource, previous: Resource | None) -> None:
-        for check in self.checks.get(resource_type, ()):
-            check(resource, previous)
+    def check(self, resource_type: str, resource: Resource, previous: bytes | None) -> None:
+        """Run the checks of ``resource_type``; ``previous`` (the live version's stored JSON)
+        is parsed only when the type has any, so other writes pay nothing."""
+        checks = self.checks.get(resource_type, ())
+        if not checks:
+            return
+        before = None if previous is None else jsonio.loads(previous)
+        for check in checks:
+            check(resource, before)
 
     async def follow(self, context: Context, written: Sequence[StoredVersion]) -> None:
         """Run every follower on each committed version, in order."""
