@@ -13,9 +13,10 @@ remotes file or remote configuration that cannot be used 503 naming the field.
 20) answers the latest run reports (a ``run`` parameter each, newest first), each
 configured remote (``remote``) and the number of open conflicts (``openConflicts``).
 
-Parameters come from the query and, on a POST, from a ``Parameters`` body too, as for
-``$everything``; an unknown one is 400 here, as an operation that changes data should
-not guess. Nothing here knows HTTP: ``rest/dispatch.py`` routes to these functions.
+Parameters come from the query and, on a POST, from a ``Parameters`` body too, checked
+by ``interactions/operation_inputs.py`` as the care operations' are; an unknown one is 400,
+as an operation that changes data should not guess. Nothing here knows HTTP:
+``rest/dispatch.py`` routes to these functions.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from typing import Any, Literal, cast, get_args
 
 from fhircare.fhir import errors, jsonio
 from fhircare.fhir.errors import Category, FhirError, Issue
+from fhircare.interactions.operation_inputs import Given, Input, parse_inputs
 from fhircare.interactions.request import Context, FhirRequest, FhirResponse
-from fhircare.interactions.resource_body import check_resource
 from fhircare.sync import engine
 from fhircare.sync.remotes import Remote, RemoteConfigError, load_remotes
 from fhircare.sync.state import CURSORS, LeaseHeld, SyncState, reports
@@ -44,19 +45,23 @@ COUNTS = ("pulled", "pushed", "deleted", "skipped", "conflicted", "failed", "ret
 """A report's counts, each an integer parameter of the same name."""
 DEFAULT_RUNS = 20
 MAX_RUNS = 200
-IGNORED = ("_format", "_pretty")
 
-# Each input parameter: the value[x] types a Parameters body may give it.
-ValueKinds = dict[str, tuple[str, ...]]
-SYNC_INPUTS: ValueKinds = {
-    "remote": ("valueString", "valueCode"),
-    "direction": ("valueCode", "valueString"),
-    "dryRun": ("valueBoolean",),
+SYNC_INPUTS = {
+    i.name: i
+    for i in (
+        Input("remote", "string", "The name of a remote in the remotes file", min=1),
+        Input("direction", "code", "pull, push or both (default: the remote's own)"),
+        Input("dryRun", "boolean", "Only say what would happen"),
+    )
 }
-STATUS_INPUTS: ValueKinds = {
-    "remote": ("valueString", "valueCode"),
-    "count": ("valueInteger", "valuePositiveInt"),
+STATUS_INPUTS = {
+    i.name: i
+    for i in (
+        Input("remote", "string", "Only this remote's runs and conflicts"),
+        Input("count", "integer", f"How many runs, 1 to {MAX_RUNS} (default {DEFAULT_RUNS})"),
+    )
 }
+"""Each operation's inputs, checked by ``interactions/operation_inputs.py``."""
 
 
 @dataclass(frozen=True)
@@ -82,9 +87,9 @@ async def sync(context: Context, request: FhirRequest) -> FhirResponse:
 
 async def sync_status(context: Context, request: FhirRequest) -> FhirResponse:
     """``GET|POST [base]/$sync-status``: the latest reports and the open conflicts."""
-    given = _inputs(context, request, STATUS_INPUTS)
-    name = given["remote"].value or None if "remote" in given else None
-    count = _count(given.get("count"))
+    given = parse_inputs(context, request, tuple(STATUS_INPUTS.values()), "$sync-status")
+    name = given.value("remote")
+    count = _count(given.one("count"))
     remotes = _remotes(context.sync_remotes)
     runs = await reports(context.store, name, count)
     if name is not None and name not in remotes and not runs:
@@ -102,82 +107,29 @@ async def sync_status(context: Context, request: FhirRequest) -> FhirResponse:
 # -- the inputs ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Given:
-    """An input as text, and where it was given (its query parameter or Parameters
-    element), for an error's ``expression``."""
-
-    value: str
-    where: str
-
-
 def sync_params(context: Context, request: FhirRequest) -> SyncParams:
-    given = _inputs(context, request, SYNC_INPUTS)
-    remote = given.get("remote")
-    if remote is None or not remote.value:
-        where = "remote" if remote is None else remote.where
-        raise errors.invalid("$sync needs a remote (the name of a remote)", where, code="required")
-    direction = given.get("direction")
+    given = parse_inputs(context, request, tuple(SYNC_INPUTS.values()), "$sync")
+    remote = given.one("remote")
+    assert remote is not None  # required: parse_inputs saw to it
+    direction = given.one("direction")
     if direction is not None and direction.value not in DIRECTIONS:
         raise errors.invalid(
             f"direction '{direction.value[:40]}' is not one of {', '.join(DIRECTIONS)}",
             direction.where,
         )
-    dry_run = given.get("dryRun")
-    if dry_run is not None and dry_run.value not in ("true", "false"):
-        raise errors.invalid(f"dryRun '{dry_run.value[:40]}' is not true or false", dry_run.where)
     return SyncParams(
         remote.value,
         cast(Direction, direction.value) if direction is not None else None,
-        dry_run is not None and dry_run.value == "true",
+        bool(given.value("dryRun", False)),
     )
-
-
-def _inputs(context: Context, request: FhirRequest, kinds: ValueKinds) -> dict[str, Given]:
-    """The query's parameters and, on a POST, the Parameters body's, each given at most
-    once, and none unknown."""
-    pairs = [(name, Given(value, name)) for name, value in request.query if name not in IGNORED]
-    if request.method == "POST" and request.body.strip():
-        pairs += _body_pairs(context, request.body, kinds)
-    given: dict[str, Given] = {}
-    for name, one in pairs:
-        if name not in kinds:
-            raise errors.invalid(
-                f"Unknown parameter '{name[:40]}'", one.where, code="not-supported"
-            )
-        if name in given:
-            raise errors.invalid(f"{name} may be given only once", one.where)
-        given[name] = one
-    return given
-
-
-def _body_pairs(context: Context, body: bytes, kinds: ValueKinds) -> list[tuple[str, Given]]:
-    resource = check_resource(jsonio.loads(body), "Parameters", context.limits)
-    pairs = []
-    for index, parameter in enumerate(resource.get("parameter") or ()):
-        name = str(parameter.get("name"))
-        where = f"Parameters.parameter[{index}]"
-        allowed = kinds.get(name)
-        if allowed is None:
-            pairs.append((name, Given("", where)))
-            continue
-        kind = [k for k in parameter if k.startswith("value") or k in ("resource", "part")]
-        if len(kind) != 1 or kind[0] not in allowed:
-            raise errors.invalid(
-                f"{where}: {name} takes one of {', '.join(allowed)}", f"{where}.value[x]"
-            )
-        value = parameter[kind[0]]
-        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
-        pairs.append((name, Given(text, f"{where}.{kind[0]}")))
-    return pairs
 
 
 def _count(given: Given | None) -> int:
     if given is None:
         return DEFAULT_RUNS
-    if not given.value.isdigit() or not 1 <= int(given.value) <= MAX_RUNS:
+    if not 1 <= given.value <= MAX_RUNS:
         raise errors.invalid(
-            f"count '{given.value[:20]}' is not a number from 1 to {MAX_RUNS}", given.where
+            f"count '{given.value}' is not a number from 1 to {MAX_RUNS}", given.where
         )
     return int(given.value)
 
