@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from dataclasses import replace
 from datetime import timedelta
 
 from fastapi import FastAPI
@@ -16,6 +17,7 @@ from fhircare.care.rules import care_rules
 from fhircare.interactions.request import Context, Limits
 from fhircare.interactions.search_parameters import SearchParameters
 from fhircare.rest import errors
+from fhircare.rest.auth import Authenticator
 from fhircare.rest.request_id import RequestIdMiddleware
 from fhircare.rest.routes import fhir_router
 from fhircare.rest.server_timing import ServerTimingMiddleware
@@ -84,12 +86,18 @@ async def recover_periodically(store: ResourceStore, seconds: float) -> None:
 def create_app(settings: Settings | None = None, store: ResourceStore | None = None) -> FastAPI:
     """The ASGI app; the store is opened in the lifespan (or injected, for tests)."""
     settings = settings or Settings()
+    authenticator = Authenticator(settings)  # TokenConfigError names a missing setting
+    endpoints = authenticator.endpoints
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         active = store or open_store(settings)
         await active.open()
-        app.state.context = context_for(settings, active)
+        context = context_for(settings, active)
+        if endpoints is not None:
+            context = replace(context, security=endpoints.rest_security())
+        app.state.context = context
+        authenticator.announce()
         await app.state.context.search_parameters.load()
         recovery = asyncio.create_task(recover_periodically(active, settings.recovery_seconds))
         try:
@@ -110,7 +118,7 @@ def create_app(settings: Settings | None = None, store: ResourceStore | None = N
         openapi_url=None,
     )
     errors.install(app)
-    app.include_router(fhir_router(settings), prefix=settings.base_path)
+    app.include_router(fhir_router(settings, authenticator), prefix=settings.base_path)
     app.add_middleware(RequestIdMiddleware)
     if settings.server_timing:
         app.add_middleware(ServerTimingMiddleware)

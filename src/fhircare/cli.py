@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from fhircare.rest.auth import token_settings
+from fhircare.security.tokens import TokenConfigError
 from fhircare.settings import Settings
 from fhircare.sync_cli import sync_app
 from fhircare.token_cli import token_app
@@ -50,6 +52,14 @@ def serve(
     import uvicorn
 
     settings = Settings()
+    if settings.auth == "smart":
+        try:
+            token_settings(settings)
+        except TokenConfigError as error:
+            err.print(f"FHIRCARE_AUTH=smart: {error} (FHIRCARE_JWKS, FHIRCARE_TOKEN_ISSUER)")
+            raise typer.Exit(2) from None
+    else:
+        err.print("[yellow]FHIRCARE_AUTH=none: no token is needed (development only)[/yellow]")
     # uvicorn re-raises SIGTERM after its graceful shutdown; as an exception it ends the
     # process cleanly instead of killing it on the spot.
     signal.signal(signal.SIGTERM, _exit_on_signal)

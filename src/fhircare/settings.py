@@ -108,9 +108,60 @@ class Settings(BaseSettings):
         "linked Tasks and Observations change (``care/progress/sync.py``).",
     )
 
+    auth: Literal["none", "smart"] = Field(
+        default="none",
+        description="``none``: every request is allowed (development; logged at start). "
+        "``smart``: every request under the FHIR base but ``metadata``, ``openapi.json`` and "
+        "``.well-known/smart-configuration`` needs a SMART bearer token (JWT) whose scopes "
+        "allow it.",
+    )
+    jwks: str | None = Field(
+        default=None,
+        description="The token issuer's JSON Web Key Set: an https URL or a file path "
+        "(``smart`` mode).",
+    )
+    token_issuer: str | None = Field(
+        default=None, description="The ``iss`` every token must carry (``smart`` mode)."
+    )
+    token_audience: str | None = Field(
+        default=None,
+        description="The ``aud`` every token must carry: this server's FHIR base URL "
+        "(``smart`` mode; default the public base URL).",
+    )
+    token_algorithms: str = Field(
+        default="RS256,ES256,RS384,ES384",
+        description="Comma-separated JWS algorithms tokens may be signed with; public-key "
+        "algorithms only (never ``none`` or an HMAC).",
+    )
+    token_leeway_seconds: int = Field(
+        default=60, ge=0, description="Clock skew allowed on a token's ``exp`` and ``nbf``."
+    )
+    authorize_url: str | None = Field(
+        default=None,
+        description="The authorization server's authorize endpoint, published in "
+        "``.well-known/smart-configuration`` and the CapabilityStatement.",
+    )
+    token_url: str | None = Field(
+        default=None,
+        description="The authorization server's token endpoint, published beside it.",
+    )
+    audit: bool = Field(
+        default=True,
+        description="In ``smart`` mode, record an AuditEvent for every refused request and "
+        "every write.",
+    )
+
     def effective_mongodb_uri(self) -> str:
         """The configured MongoDB, or the FerretDB that ``fhircare db run`` starts."""
         return self.mongodb_uri or f"mongodb://127.0.0.1:{self.dev_store_port}/"
+
+    def effective_token_audience(self) -> str:
+        """The ``aud`` tokens must carry: the setting, else this server's FHIR base."""
+        if self.token_audience:
+            return self.token_audience
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        return f"http://{self.host}:{self.port}{self.base_path}"
 
     def effective_sqlite_path(self) -> Path:
         return self.sqlite_path or self.var_dir / "fhircare.sqlite3"

@@ -137,13 +137,8 @@ def sign_token(
 
 
 def default_audience(settings: Settings) -> str:
-    """This server's FHIR base, which the tokens are for."""
-    configured = getattr(settings, "token_audience", None)
-    if configured:
-        return str(configured)
-    if settings.public_base_url:
-        return settings.public_base_url.rstrip("/")
-    return f"http://{settings.host}:{settings.port}{settings.base_path}"
+    """This server's FHIR base, which the tokens are for (``FHIRCARE_TOKEN_AUDIENCE``)."""
+    return settings.effective_token_audience()
 
 
 @token_app.callback(invoke_without_command=True)
@@ -186,7 +181,7 @@ def token(
     algorithm: Algorithm = "ES256" if alg == "ES256" else "RS256"
     settings = Settings()
     folder = key_dir or settings.var_dir / "dev-keys"
-    issuer = issuer or getattr(settings, "token_issuer", None) or DEFAULT_ISSUER
+    issuer = issuer or settings.token_issuer or DEFAULT_ISSUER
     audience = audience or default_audience(settings)
     key = load_or_create_key(folder, algorithm)
     jwks = write_jwks(folder)

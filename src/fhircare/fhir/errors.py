@@ -24,6 +24,7 @@ class Category(StrEnum):
     TOO_LARGE = "too-large"  # 413
     UNSUPPORTED = "not-supported"  # 400/501 for unsupported features
     FORBIDDEN = "forbidden"  # 403
+    UNAUTHORIZED = "login"  # 401: no usable credentials
     TOO_COSTLY = "too-costly"  # 400
     TRANSIENT = "transient"  # 503
 
@@ -41,6 +42,7 @@ STATUS = {
     Category.TOO_LARGE: 413,
     Category.UNSUPPORTED: 400,
     Category.FORBIDDEN: 403,
+    Category.UNAUTHORIZED: 401,
     Category.TOO_COSTLY: 400,
     Category.TRANSIENT: 503,
 }
@@ -92,6 +94,21 @@ def gone(message: str) -> FhirError:
 
 def not_allowed(message: str) -> FhirError:
     return _error(Category.NOT_ALLOWED, "not-supported", message, ())
+
+
+def unauthorized(message: str, challenge: str) -> FhirError:
+    """401 with the ``WWW-Authenticate`` challenge (RFC 6750) a client must answer."""
+    error = _error(Category.UNAUTHORIZED, "login", message, ())
+    error.headers["WWW-Authenticate"] = challenge
+    return error
+
+
+def forbidden(message: str, challenge: str | None = None) -> FhirError:
+    """403: the credentials are good but do not allow this."""
+    error = _error(Category.FORBIDDEN, "forbidden", message, ())
+    if challenge:
+        error.headers["WWW-Authenticate"] = challenge
+    return error
 
 
 def conflict(message: str) -> FhirError:

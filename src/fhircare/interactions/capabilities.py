@@ -76,8 +76,11 @@ def capability_statement(
     registry: SearchParamRegistry,
     conditional_delete: str = "single",
     more_operations: Mapping[str, tuple[dict[str, str], ...]] | None = None,
+    security: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The statement; ``more_operations`` adds operations per type (the care operations)."""
+    """The statement; ``more_operations`` adds operations per type (the care operations),
+    ``security`` is ``rest.security`` (SMART, ``security/discovery.py``) when tokens are
+    required."""
     more = more_operations or {}
     resources = [
         {
@@ -101,6 +104,9 @@ def capability_statement(
         }
         for resource_type in sorted(RESOURCE_TYPES)
     ]
+    rest: dict[str, Any] = {"mode": "server"}
+    if security:
+        rest["security"] = dict(security)
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -114,7 +120,7 @@ def capability_statement(
         "patchFormat": list(PATCH_FORMATS),
         "rest": [
             {
-                "mode": "server",
+                **rest,
                 "resource": resources,
                 "interaction": [{"code": code} for code in SYSTEM_INTERACTIONS],
                 "operation": [
@@ -129,7 +135,11 @@ def capability_statement(
 def statement_of(context: Context, base_url: str, registry: SearchParamRegistry) -> dict[str, Any]:
     """The statement of the server ``context`` serves, at ``base_url``."""
     return capability_statement(
-        base_url, registry, context.limits.conditional_delete, context.type_operations
+        base_url,
+        registry,
+        context.limits.conditional_delete,
+        context.type_operations,
+        context.security,
     )
 
 
@@ -145,7 +155,12 @@ async def capabilities(context: Context, request: FhirRequest) -> FhirResponse:
     registry = context.registry
     rendered = _RENDERED.setdefault(registry, {})
     policy = context.limits.conditional_delete
-    key = (request.base_url, policy, tuple(sorted(context.type_operations)))
+    key = (
+        request.base_url,
+        policy,
+        tuple(sorted(context.type_operations)),
+        context.security is not None,
+    )
     if key not in rendered:
         statement = statement_of(context, request.base_url, registry)
         rendered[key] = jsonio.dumps(statement)

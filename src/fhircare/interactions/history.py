@@ -21,7 +21,7 @@ async def history(context: Context, request: FhirRequest) -> FhirResponse:
     count = page_size(context, request)
     query = HistoryQuery(request.resource_type, request.id, since, cursor(request), count + 1)
     versions = await context.store.history(query) if count else []
-    total = await context.store.count_history(query)
+    total = None if context.narrowed else await context.store.count_history(query)
     path = "/".join(p for p in (request.resource_type, request.id, "_history") if p)
     links = [("self", page_url(request, path, query.before_seq))]
     if len(versions) > count:

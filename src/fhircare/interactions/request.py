@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from fhircare.interactions.access import FULL, Access
 from fhircare.interactions.search_parameters import SearchParameters
 from fhircare.interactions.write_rules import NO_RULES, WriteRules
 from fhircare.search.limits import SearchLimits
@@ -83,6 +85,13 @@ class Context:
     resource type (``name`` and ``definition``): the care operations, set by the app."""
     follow_writes: bool = True
     """False while a transaction stages its writes: it runs the followers after its commit."""
+    access: Access = FULL
+    """What this request's caller may do (``access.py``); ``FULL`` without authorization."""
+    security: Mapping[str, Any] | None = None
+    """``CapabilityStatement.rest.security`` when tokens are required (``FHIRCARE_AUTH``)."""
+    narrowed: bool = False
+    """True when ``store`` is the caller's narrowed view (``access_store.py``): counts that
+    would include hidden resources (a history's ``total``) are left out."""
 
     def __post_init__(self) -> None:
         if self.search_parameters is None:

@@ -11,29 +11,21 @@ transaction's result is visible; a claim this transaction already holds is grant
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from fhircare.fhir import errors
-from fhircare.search.predicates import Predicate
-from fhircare.storage.protocol import (
-    ANY_REV,
-    HistoryQuery,
-    ResourceStore,
-    SearchPage,
-    SearchQuery,
-    StateRecord,
-    StoredVersion,
-    Write,
-)
+from fhircare.storage.delegating import DelegatingStore
+from fhircare.storage.protocol import ResourceStore, StoredVersion, Write
 
 
-class StagedStore:
+class StagedStore(DelegatingStore):
     """A ``ResourceStore`` over ``store`` that records writes; ``entry`` is the bundle
-    entry being staged, remembered for each write in ``writers``."""
+    entry being staged, remembered for each write in ``writers``. What it does not change
+    goes to ``store`` (``DelegatingStore``); the state records are not part of a
+    transaction: they go to the store at once."""
 
     def __init__(self, store: ResourceStore) -> None:
-        self._store = store
+        super().__init__(store)
         self._staged: dict[tuple[str, str], StoredVersion] = {}
         self._writer: dict[tuple[str, str], int] = {}
         self._claims: dict[str, str] = {}
@@ -93,69 +85,3 @@ class StagedStore:
         claims, self._claims = self._claims, {}
         for name, token in claims.items():
             await self._store.release(name, token)
-
-    async def history(self, query: HistoryQuery) -> list[StoredVersion]:
-        return await self._store.history(query)
-
-    async def recover(self) -> int:
-        return await self._store.recover()
-
-    async def change_token(self, resource_type: str) -> str:
-        return await self._store.change_token(resource_type)
-
-    async def count_history(self, query: HistoryQuery) -> int:
-        return await self._store.count_history(query)
-
-    async def search(self, query: SearchQuery) -> list[StoredVersion]:
-        return await self._store.search(query)
-
-    async def search_page(self, query: SearchQuery) -> SearchPage:
-        return await self._store.search_page(query)
-
-    async def count(self, query: SearchQuery) -> int:
-        return await self._store.count(query)
-
-    def joinable(self, predicate: Predicate) -> bool:
-        return self._store.joinable(predicate)
-
-    def iterate_current(
-        self, resource_type: str | None, batch: int = 500
-    ) -> AsyncIterator[list[StoredVersion]]:
-        return self._store.iterate_current(resource_type, batch)
-
-    async def count_current(self, resource_type: str | None) -> int:
-        return await self._store.count_current(resource_type)
-
-    async def replace_index(
-        self, version: StoredVersion, index: tuple[dict[str, Any], ...]
-    ) -> bool:
-        return await self._store.replace_index(version, index)
-
-    async def changes(
-        self, after_seq: int, resource_types: Sequence[str] | None = None, count: int = 500
-    ) -> list[StoredVersion]:
-        return await self._store.changes(after_seq, resource_types, count)
-
-    # The state records are not part of a transaction: they go to the store at once.
-
-    async def state_get(self, space: str, key: str) -> StateRecord | None:
-        return await self._store.state_get(space, key)
-
-    async def state_put(
-        self, space: str, key: str, value: dict[str, Any], expect: int = ANY_REV
-    ) -> StateRecord | None:
-        return await self._store.state_put(space, key, value, expect)
-
-    async def state_put_many(self, space: str, values: Mapping[str, dict[str, Any]]) -> None:
-        await self._store.state_put_many(space, values)
-
-    async def state_get_many(self, space: str, keys: Sequence[str]) -> dict[str, StateRecord]:
-        return await self._store.state_get_many(space, keys)
-
-    async def state_delete(self, space: str, key: str) -> None:
-        await self._store.state_delete(space, key)
-
-    async def state_list(
-        self, space: str, prefix: str = "", after: str = "", count: int = 100
-    ) -> list[StateRecord]:
-        return await self._store.state_list(space, prefix, after, count)
