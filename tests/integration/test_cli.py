@@ -153,7 +153,8 @@ def test_serve_runs_on_the_sqlite_file_with_nothing_built(tmp_path: Path) -> Non
 
 def assert_profiles_served(base: str, statement: dict[str, Any]) -> None:
     """Every operation the statement names by a fhircare definition is an OperationDefinition
-    the server holds (loaded from profiles/), and fhircare's own search parameters work."""
+    the server holds (loaded from profiles/), every resource of profiles/ is found by its
+    canonical url, and fhircare's own search parameters work."""
     named = {
         op["definition"]
         for resource in statement["rest"][0]["resource"]
@@ -172,6 +173,8 @@ def assert_profiles_served(base: str, statement: dict[str, Any]) -> None:
         resource = json.loads(path.read_text())
         stored = httpx.get(f"{base}/{resource['resourceType']}/{resource['id']}")
         assert stored.status_code == 200, path.name
+        by_url = httpx.get(f"{base}/{resource['resourceType']}", params={"url": resource["url"]})
+        assert by_url.json().get("total") == 1, path.name
     replies = httpx.get(
         f"{base}/Communication", params={"in-response-to": "Communication/comm-copd-home-visit-1"}
     )

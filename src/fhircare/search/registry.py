@@ -49,7 +49,9 @@ log = logging.getLogger(__name__)
 # The resource types fhircare indexes: the care-coordination types, and the clinical and
 # financial records around them that EHR exports such as Synthea's patient bundles hold
 # (every type of those in the Patient compartment, so Patient/$everything finds them), and
-# the conformance resources fhircare serves and finds by canonical URL (``profiles/``).
+# the conformance resources fhircare serves and finds by canonical URL (``profiles/``: its
+# OperationDefinitions, SearchParameters, and the StructureDefinitions of its profiles with
+# the ValueSets and CodeSystems they bind to).
 SUPPORTED_TYPES = frozenset(
     (
         "ActivityDefinition",
@@ -59,6 +61,7 @@ SUPPORTED_TYPES = frozenset(
         "CarePlan",
         "CareTeam",
         "Claim",
+        "CodeSystem",
         "Communication",
         "CommunicationRequest",
         "Condition",
@@ -90,8 +93,10 @@ SUPPORTED_TYPES = frozenset(
         "RelatedPerson",
         "SearchParameter",
         "ServiceRequest",
+        "StructureDefinition",
         "SupplyDelivery",
         "Task",
+        "ValueSet",
     )
 )
 # The bases of the parameters every resource has, and the ones of them fhircare keeps
