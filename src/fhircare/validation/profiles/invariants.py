@@ -1,0 +1,101 @@
+"""Invariants a profile adds: FHIRPath constraints, compiled once with fhirpathpy.
+
+https://hl7.org/fhir/R4/conformance-rules.html#constraints - each is evaluated on every
+occurrence of its element, typed by the element's R4 path (so ``value.ofType(Quantity)``
+works), with ``%resource`` and ``%rootResource`` set to the resource. The result must be
+``true``: as in the reference validator, an empty result fails. A constraint of severity
+*warning* gives a warning. fhirpathpy mutates what it evaluates, so it gets a copy.
+
+Not evaluated: the invariants of the base R4 types (``ele-1``, ``dom-*``, ``cpl-3``...), which
+the structural engine and the rule walk cover. fhirpathpy has no ``resolve()``, and has no ``$this``
+outside a function's argument: an expression using it is evaluated as ``select(...)``,
+which gives the same answer on one element.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import fhirpathpy
+from antlr4 import CommonTokenStream, InputStream
+from antlr4.error.ErrorListener import ErrorListener
+from fhirpathpy.engine.nodes import ResourceNode
+from fhirpathpy.models import models
+from fhirpathpy.parser.generated.FHIRPathLexer import FHIRPathLexer
+from fhirpathpy.parser.generated.FHIRPathParser import FHIRPathParser
+
+from fhircare.validation.profiles.errors import ProfileError
+from fhircare.validation.profiles.facts import Constraint
+from fhircare.validation.profiles.nodes import Run
+
+_R4 = models["r4"]
+
+
+class _Raise(ErrorListener):
+    def syntaxError(  # ANTLR's name
+        self, recognizer: Any, offending: Any, line: int, column: int, msg: str, e: Any
+    ) -> None:
+        raise ValueError(f"column {column + 1}: {msg}")
+
+
+def check_syntax(expression: str) -> None:
+    """Raise ``ValueError`` unless ``expression`` is one whole FHIRPath expression
+    (fhirpathpy's own parser recovers from errors silently)."""
+    lexer = FHIRPathLexer(InputStream(expression))
+    lexer.removeErrorListeners()
+    lexer.addErrorListener(_Raise())
+    parser = FHIRPathParser(CommonTokenStream(lexer))
+    parser.removeErrorListeners()
+    parser.addErrorListener(_Raise())
+    parser.entireExpression()
+
+
+def copy_json(value: Any) -> Any:
+    kind = type(value)
+    if kind is dict:
+        return {k: copy_json(v) for k, v in value.items()}
+    if kind is list:
+        return [copy_json(v) for v in value]
+    return value
+
+
+def _passed(result: list[Any]) -> bool:
+    if len(result) == 1 and isinstance(result[0], bool):
+        return result[0]
+    return bool(result)
+
+
+class InvariantCheck:
+    """One constraint on one element, compiled."""
+
+    __slots__ = ("_compiled", "constraint", "type_path", "uses_resource")
+
+    def __init__(self, constraint: Constraint, type_path: str, url: str, where: str) -> None:
+        expression = constraint.expression
+        try:
+            check_syntax(expression)
+        except ValueError as exc:
+            raise ProfileError(url, f"constraint {constraint.key}: {exc}", where) from None
+        if "$this" in expression:
+            expression = f"select({expression})"
+        self.constraint = constraint
+        self.type_path = type_path  # the R4 path or type that types the focus
+        self.uses_resource = "%resource" in expression or "%rootResource" in expression
+        self._compiled = fhirpathpy.compile(expression, _R4)
+
+    def __call__(self, value: Any, ext: Any, expression: str, run: Run) -> None:
+        constraint = self.constraint
+        focus = ResourceNode.create_node(copy_json(value), self.type_path, copy_json(ext))
+        variables = {}
+        if self.uses_resource:
+            resource = copy_json(run.resource)
+            variables = {"resource": resource, "rootResource": resource}
+        try:
+            passed = _passed(self._compiled(focus, variables))
+        except Exception as exc:  # fhirpathpy raises anything; never a 500 for it
+            message = f"{expression}: Constraint {constraint.key} could not be evaluated ({exc})"
+            run.issue("exception", message, expression, "warning", key=constraint.key)
+            return
+        if not passed:
+            message = f"{expression}: Constraint failed: {constraint.key}: '{constraint.human}'"
+            run.issue("invariant", message, expression, constraint.severity, key=constraint.key)
