@@ -120,7 +120,7 @@ class AccessStore(DelegatingStore):
         resource = jsonio.loads(write.body)
         if not self.narrowing.may_write(write.resource_type, resource, letter):
             raise forbidden(
-                f"{write.resource_type}/{write.id} is outside what this token may write: "
+                f"{write.resource_type}/{write.id} is outside what this token's scopes may write: "
                 + _outside(self.narrowing, write.resource_type)
             )
 

@@ -36,6 +36,7 @@ ENTITY_TYPES = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
 OBJECT_ROLES = "http://terminology.hl7.org/CodeSystem/object-role"
 SUCCESS = "0"
 REFUSED = "4"
+_BUNDLES = ("transaction", "batch")
 _ACTIONS = {"POST": "C", "PUT": "U", "PATCH": "U", "DELETE": "D", "GET": "R", "HEAD": "R"}
 
 
@@ -68,7 +69,7 @@ def audit_event(access: Access, what: Audited) -> dict[str, Any]:
         agent["altId"] = claims.client_id
     if what.address:
         agent["network"] = {"address": what.address, "type": "2"}
-    operation = what.kind.startswith("$") or what.kind in ("transaction", "batch")
+    operation = what.kind.startswith("$")
     entities = [
         {"what": {"reference": written}, "role": _role("4", "Domain Resource")}
         for written in what.written
@@ -84,10 +85,7 @@ def audit_event(access: Access, what: Audited) -> dict[str, Any]:
     event: dict[str, Any] = {
         "resourceType": AUDIT_EVENT,
         "type": EVENT_TYPE,
-        "subtype": [
-            {"system": INTERACTIONS, "code": "operation" if operation else what.kind or "read"}
-        ],
-        "action": "E" if operation else _ACTIONS.get(what.method, "E"),
+        "action": "E" if operation or what.kind in _BUNDLES else _ACTIONS.get(what.method, "E"),
         "recorded": format_instant(now()),
         "outcome": what.outcome,
         "agent": [agent],
@@ -97,6 +95,9 @@ def audit_event(access: Access, what: Audited) -> dict[str, Any]:
             *entities,
         ],
     }
+    if what.kind:
+        code = "operation" if operation else what.kind.split("-conditional")[0]
+        event["subtype"] = [{"system": INTERACTIONS, "code": code}]
     if what.description:
         event["outcomeDesc"] = what.description[:1000]
     return event

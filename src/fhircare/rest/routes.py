@@ -104,7 +104,7 @@ def fhir_router(settings: Settings, authenticator: Authenticator | None = None) 
         except errors.FhirError as error:
             await audit.refused(access, chosen.kind, error)
             raise
-        await audit.answered(access, chosen.kind, answer)
+        await audit.answered(access, chosen.kind or _bundle_kind(answer), answer)
         if chosen.shapes_resource:
             answer = _shaped(answer, request)
         return _to_http(answer, media, request)
@@ -149,6 +149,12 @@ class _Auditor:
         if not written and kind not in _WRITE_KINDS:
             return  # a search or an operation that wrote nothing
         await record(self.context, access, self._what(kind, SUCCESS, "", written), self.base)
+
+
+def _bundle_kind(answer: FhirResponse) -> str:
+    """``transaction`` or ``batch``: what a ``POST [base]`` answered."""
+    head = (answer.body or b"")[:300]
+    return "batch" if b'"batch-response"' in head else "transaction"
 
 
 def base_url(settings: Settings, request: Request) -> str:
