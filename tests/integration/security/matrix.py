@@ -245,6 +245,26 @@ OPERATIONS = [
         "CarePlan/b-plan/$progress",
         _readers(404, **{"patient-careplan": 404}),
     ),
+    Case(
+        "$apply to the other patient",
+        "GET",
+        "PlanDefinition/shared-plandef/$apply?subject=Patient/b-patient",
+        {"patient-cruds": 400, "system": 200},
+    ),
+    Case(
+        "$apply persisted for own patient",
+        "POST",
+        "PlanDefinition/shared-plandef/$apply?subject=Patient/a-patient&persist=true",
+        {"patient-cruds": 201, "system": 201},
+        body={"resourceType": "Parameters"},
+    ),
+    Case(
+        "$apply persisted for the other patient",
+        "POST",
+        "PlanDefinition/shared-plandef/$apply?subject=Patient/b-patient&persist=true",
+        {"patient-cruds": 400, "system": 201},
+        body={"resourceType": "Parameters"},
+    ),
     Case("$reindex", "POST", "$reindex", {"system": 200}),
     Case("$sync-status", "GET", "$sync-status", {"system": 200}),
     Case(

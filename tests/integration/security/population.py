@@ -13,6 +13,7 @@ from typing import Any
 SECRET = "SECRET-B"
 PRACTITIONER = "shared-pr"
 ORGANIZATION = "shared-org"
+PLAN_DEFINITION = "shared-plandef"
 PATIENTS = {"a": "Alice", "b": "Bob"}
 
 
@@ -159,6 +160,27 @@ def shared() -> list[dict[str, Any]]:
             "name": [{"family": "Shared", "given": ["Dr"]}],
         },
         {"resourceType": "Organization", "id": ORGANIZATION, "name": "Shared clinic"},
+        {
+            "resourceType": "ActivityDefinition",
+            "id": "shared-call",
+            "url": "http://fhircare.test/ActivityDefinition/call",
+            "status": "active",
+            "kind": "Task",
+            "title": "Follow-up call",
+        },
+        {
+            "resourceType": "PlanDefinition",
+            "id": PLAN_DEFINITION,
+            "url": "http://fhircare.test/PlanDefinition/follow-up",
+            "status": "active",
+            "title": "Follow-up",
+            "action": [
+                {
+                    "title": "Call",
+                    "definitionCanonical": "http://fhircare.test/ActivityDefinition/call",
+                }
+            ],
+        },
     ]
 
 
