@@ -53,6 +53,15 @@ settings are in ``JpaServerConfig.java``):
 - Referential integrity on write (HAPI's default, kept): a reference to a resource that does
   not exist is refused with 400 (HAPI-1094) on POST, PUT and in a transaction; deleting a
   resource that is still referenced answers 409.
+- ``POST [base]/[type]/$validate?profile=[url]`` validates the body against the
+  StructureDefinitions (differential-only ones too: HAPI generates the snapshot), ValueSets
+  and CodeSystems PUT to it, and answers 200 with an OperationOutcome whether or not it
+  found errors; writes are never validated. A reference's target type is checked against
+  ``targetProfile`` only when the target is on this server (``JpaServerConfig.java`` turns
+  that check on; HAPI's default ignores references): ``Group/x`` that is not there passes.
+  A code not in a required R4 enumeration (``Task.priority``) fails parsing (HAPI-0450, an
+  error issue). Codes of code systems it does not hold (LOINC, SNOMED CT, an example's
+  own) are warnings, as is missing narrative (dom-6).
 """
 
 from __future__ import annotations

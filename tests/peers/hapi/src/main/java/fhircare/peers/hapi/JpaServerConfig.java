@@ -12,6 +12,7 @@ import ca.uhn.fhir.jpa.model.config.PartitionSettings;
 import ca.uhn.fhir.jpa.model.config.SubscriptionSettings;
 import ca.uhn.fhir.jpa.model.dialect.HapiFhirH2Dialect;
 import ca.uhn.fhir.jpa.subscription.channel.config.SubscriptionChannelConfig;
+import ca.uhn.fhir.jpa.validation.ValidationSettings;
 import jakarta.persistence.EntityManagerFactory;
 import java.util.HashMap;
 import java.util.Map;
@@ -19,6 +20,8 @@ import javax.sql.DataSource;
 import org.hibernate.boot.model.naming.CamelCaseToUnderscoresNamingStrategy;
 import org.hibernate.cfg.AvailableSettings;
 import org.hibernate.search.mapper.orm.cfg.HibernateOrmMapperSettings;
+import org.hl7.fhir.r5.utils.validation.constants.ReferenceValidationPolicy;
+import org.springframework.beans.factory.config.BeanPostProcessor;
 import org.springframework.beans.factory.config.ConfigurableListableBeanFactory;
 import org.springframework.boot.orm.jpa.hibernate.SpringImplicitNamingStrategy;
 import org.springframework.context.annotation.Bean;
@@ -78,6 +81,30 @@ public class JpaServerConfig {
 		settings.setAllowInlineMatchUrlReferences(true);
 		settings.setAdvancedHSearchIndexing(false);
 		return settings;
+	}
+
+	/**
+	 * {@code $validate} checks each reference's target type against the profile's
+	 * {@code targetProfile}: the type of the resource when this server holds it, else the type its
+	 * URL names ({@code Group/x}). HAPI's default ignores references altogether, which would leave a
+	 * profile's reference constraints unchecked. The validation support chain itself
+	 * (StructureDefinitions, ValueSets and CodeSystems stored here, snapshots generated from
+	 * differentials, the core R4 definitions) is HAPI's own, from {@code JpaConfig}; writes stay
+	 * unvalidated, as no request-validating interceptor is registered. A post-processor sets it, as
+	 * the settings bean is HAPI's ({@code JpaConfig.validationSettings}) and the configurations
+	 * refer to each other.
+	 */
+	@Bean
+	public static BeanPostProcessor checkReferenceTypesOnValidate() {
+		return new BeanPostProcessor() {
+			@Override
+			public Object postProcessAfterInitialization(Object bean, String beanName) {
+				if (bean instanceof ValidationSettings settings) {
+					settings.setLocalReferenceValidationDefaultPolicy(ReferenceValidationPolicy.CHECK_TYPE_IF_EXISTS);
+				}
+				return bean;
+			}
+		};
 	}
 
 	@Bean
