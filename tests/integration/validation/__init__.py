@@ -1,0 +1,1 @@
+"""fhircare's profile validation beside HAPI FHIR's ``$validate``, case by case."""
