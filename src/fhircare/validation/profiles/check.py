@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from fhircare.validation.issues import IssueCollector
+from fhircare.validation.profiles.invariants import copy_json
 from fhircare.validation.profiles.nodes import Node, SliceRules, Variant
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ def _occurrences(
 class _Run:
     """One check of one resource; the state every value check may ask for."""
 
-    __slots__ = ("_contained", "issues", "must_support", "profiles", "resource")
+    __slots__ = ("_contained", "_copy", "issues", "must_support", "profiles", "resource")
 
     def __init__(
         self,
@@ -62,6 +63,7 @@ class _Run:
         self.issues = issues
         self.must_support = must_support
         self._contained: dict[str, str] | None = None
+        self._copy: Any = None
 
     def issue(
         self, code: str, message: str, expression: str, severity: str = "error", key: str = ""
@@ -80,10 +82,17 @@ class _Run:
             }
         return self._contained.get(contained_id)
 
+    def resource_copy(self) -> Any:
+        """One copy of the resource for fhirpathpy, made when first asked for."""
+        if self._copy is None:
+            self._copy = copy_json(self.resource)
+        return self._copy
+
     def conforms(self, node: Node, value: Any, ext: Any, expression: str) -> bool:
         """Whether the value has no error against ``node`` (nothing is reported)."""
         scratch = _Run(self.resource, self.profiles, IssueCollector(), False)
         scratch._contained = self._contained
+        scratch._copy = self._copy
         scratch.item(node, value, ext, expression)
         return not any(i.severity == "error" for i in scratch.issues.issues)
 
@@ -139,9 +148,16 @@ class _Run:
         self.cardinality(node, len(found), where)
         for variant in variants.values():
             typed = variant.node
-            if typed is not None and typed.min > 0 and not any(v is variant for v, _ in found):
+            if typed is None:
+                continue
+            count = sum(1 for v, _ in found if v is variant)
+            if count < typed.min:
                 message = f"{where}: {typed.label}: a value of type {variant.type_code} is required"
                 self.issue("required", message, where, key=typed.label)
+            elif typed.max is not None and count > typed.max:
+                at = f"{expression}.{variant.step}"
+                message = f"{at}: {typed.label}: max allowed = {typed.max}, but found {count}"
+                self.issue("structure", message, at, key=typed.label)
         for variant, (value, ext, at) in found:
             if not variant.allowed:
                 allowed = " | ".join(v.type_code for v in variants.values() if v.allowed)
@@ -158,12 +174,10 @@ class _Run:
     def slices(self, node: Node, rules: SliceRules, found: list[Occurrence], where: str) -> None:
         """https://hl7.org/fhir/R4/profiling.html#slicing: each occurrence goes to the first
         slice it matches; then counts, closed and open-at-end rules, order, slice rules."""
-        if rules.unresolvable is not None:
-            if found:
-                message = (
-                    f"{where}: The slices of {node.label} are not checked: {rules.unresolvable}"
-                )
-                self.issue("informational", message, where, "information", key="slicing")
+        if rules.unresolvable is not None and found:
+            # none can be told apart; with none at all, each required slice is missing
+            message = f"{where}: The slices of {node.label} are not checked: {rules.unresolvable}"
+            self.issue("informational", message, where, "information", key="slicing")
             return
         slices = rules.slices
         chosen: list[int] = []

@@ -176,12 +176,16 @@ class Compiler:
 
     def _slicing(self, definition: Definition) -> SliceRules:
         slicing = definition.slicing or EXTENSION_SLICING
-        extensions = definition.name in _EXTENSIONS
         slices = []
+        for slice_def in definition.slices:
+            node = self._node(slice_def, force=True)
+            assert node is not None
+            slices.append(node)
+        rules = SliceRules(
+            tuple(slices), slicing.rules, slicing.ordered, definition.name in _EXTENSIONS
+        )
         try:
-            for slice_def in definition.slices:
-                node = self._node(slice_def, force=True)
-                assert node is not None
+            for slice_def, node in zip(definition.slices, slices, strict=True):
                 node.matchers = compile_matchers(
                     slicing.discriminators,
                     slice_def,
@@ -191,9 +195,6 @@ class Compiler:
                     self.ref,
                     self.type_of,
                 )
-                slices.append(node)
         except Unresolvable as exc:
-            rules = SliceRules((), "open", False, extensions)
             rules.unresolvable = str(exc)
-            return rules
-        return SliceRules(tuple(slices), slicing.rules, slicing.ordered, extensions)
+        return rules

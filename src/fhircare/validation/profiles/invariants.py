@@ -4,7 +4,8 @@ https://hl7.org/fhir/R4/conformance-rules.html#constraints - each is evaluated o
 occurrence of its element, typed by the element's R4 path (so ``value.ofType(Quantity)``
 works), with ``%resource`` and ``%rootResource`` set to the resource. The result must be
 ``true``: as in the reference validator, an empty result fails. A constraint of severity
-*warning* gives a warning. fhirpathpy mutates what it evaluates, so it gets a copy.
+*warning* gives a warning. fhirpathpy gets copies, as everywhere in fhircare: of the element,
+or of the whole resource made once per check.
 
 Not evaluated: the invariants of the base R4 types (``ele-1``, ``dom-*``, ``cpl-3``...), which
 the structural engine and the rule walk cover. fhirpathpy has no ``resolve()``, and has no ``$this``
@@ -85,10 +86,11 @@ class InvariantCheck:
 
     def __call__(self, value: Any, ext: Any, expression: str, run: Run) -> None:
         constraint = self.constraint
-        focus = ResourceNode.create_node(copy_json(value), self.type_path, copy_json(ext))
+        data = run.resource_copy() if value is run.resource else copy_json(value)
+        focus = ResourceNode.create_node(data, self.type_path, copy_json(ext))
         variables = {}
         if self.uses_resource:
-            resource = copy_json(run.resource)
+            resource = run.resource_copy()
             variables = {"resource": resource, "rootResource": resource}
         try:
             passed = _passed(self._compiled(focus, variables))

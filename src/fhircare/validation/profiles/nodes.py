@@ -25,6 +25,8 @@ class Run(Protocol):
 
     def contained_type(self, contained_id: str) -> str | None: ...
 
+    def resource_copy(self) -> Any: ...
+
 
 class ValueCheck(Protocol):
     """One rule on each occurrence of an element: ``value`` is its JSON value, ``ext`` the
