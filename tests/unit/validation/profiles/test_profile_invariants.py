@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from tests.unit.validation.profiles.builders import (
     care_plan,
     element,
@@ -149,3 +150,12 @@ def test_base_invariants_are_not_evaluated_again() -> None:
     )
     both = {"reference": {"reference": "Task/1"}, "detail": {"status": "scheduled"}}
     assert found(care_plan(activity=[both]), restating) == []
+
+
+def test_trace_prints_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    rules = profile(
+        "CarePlan",
+        element("CarePlan", constraint=[_constraint("t-1", "title.trace('title').exists()")]),
+    )
+    assert found(care_plan(title="t"), rules) == []
+    assert capsys.readouterr().out == ""

@@ -136,3 +136,60 @@ def test_an_inline_resource_narrowed_to_a_type() -> None:
 def test_a_profile_for_another_type_is_an_error() -> None:
     rules = profile("CarePlan")
     assert found(observation(), rules) == [("error", "structure", "Observation")]
+
+
+def _quantity_profile(name: str, unit: str) -> dict[str, object]:
+    return profile(
+        "Quantity",
+        element("Quantity.system", min=1, fixedUri="http://unitsofmeasure.org"),
+        element("Quantity.code", min=1, fixedCode=unit),
+        name=name,
+        kind="complex-type",
+    )
+
+
+def test_a_datatype_profile_on_a_type_is_checked() -> None:
+    kilograms = _quantity_profile("kilograms", "kg")
+    rules = profile(
+        "Observation",
+        element("Observation.value[x]", type=[{"code": "Quantity", "profile": [url("kilograms")]}]),
+    )
+    kg = {"value": 70, "system": "http://unitsofmeasure.org", "code": "kg"}
+    assert errors(observation(valueQuantity=kg), rules, kilograms) == []
+    assert errors(observation(valueQuantity={"value": 70}), rules, kilograms) == [
+        "Observation.value.ofType(Quantity).system",
+        "Observation.value.ofType(Quantity).code",
+    ]
+
+
+def test_a_value_must_conform_to_one_of_several_profiles() -> None:
+    kilograms, pounds = _quantity_profile("kilograms", "kg"), _quantity_profile("pounds", "[lb_av]")
+    rules = profile(
+        "Observation",
+        element(
+            "Observation.value[x]",
+            type=[{"code": "Quantity", "profile": [url("kilograms"), url("pounds")]}],
+        ),
+    )
+    ucum = {"value": 70, "system": "http://unitsofmeasure.org"}
+    for unit in ("kg", "[lb_av]"):
+        assert (
+            errors(observation(valueQuantity={**ucum, "code": unit}), rules, kilograms, pounds)
+            == []
+        )
+    assert found(observation(valueQuantity={**ucum, "code": "g"}), rules, kilograms, pounds) == [
+        ("error", "structure", "Observation.value.ofType(Quantity)")
+    ]
+
+
+def test_a_type_profile_not_known_here_is_information() -> None:
+    rules = profile(
+        "Observation",
+        element(
+            "Observation.value[x]",
+            type=[{"code": "Quantity", "profile": ["http://elsewhere.org/q"]}],
+        ),
+    )
+    assert found(observation(valueQuantity={"value": 1}), rules) == [
+        ("information", "informational", "Observation.value.ofType(Quantity)")
+    ]
