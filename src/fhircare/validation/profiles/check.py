@@ -114,8 +114,8 @@ class _Run:
             self.cardinality(child, len(found), where)
             if child.slicing is not None:
                 self.slices(child, child.slicing, found, where)
-            for value, ext, where in found:
-                self.item(child, value, ext, where)
+            for value, ext, at in found:
+                self.item(child, value, ext, at)
 
     def cardinality(self, node: Node, count: int, where: str) -> None:
         if node.check_min and count < node.min:

@@ -15,7 +15,8 @@ from fhircare.validation.profiles.base import base_constraints, core_type_of, is
 from fhircare.validation.profiles.bindings import BindingCheck
 from fhircare.validation.profiles.conformance import ProfileCheck, ResourceTypeCheck
 from fhircare.validation.profiles.definition import Definition
-from fhircare.validation.profiles.discriminators import Unresolvable, compile_matchers
+from fhircare.validation.profiles.discriminator_paths import Unresolvable
+from fhircare.validation.profiles.discriminators import compile_matchers
 from fhircare.validation.profiles.facts import EXTENSION_SLICING, TypeRef
 from fhircare.validation.profiles.invariants import InvariantCheck
 from fhircare.validation.profiles.nodes import Node, SliceRules, ValueCheck, Variant
