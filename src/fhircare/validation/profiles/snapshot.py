@@ -12,6 +12,7 @@ a lower min, a higher max or a type its base does not allow is a ``ProfileError`
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from fhircare.validation.profiles.base import resource_types
@@ -87,7 +88,9 @@ class _Builder:
             choice, ref = _renamed_choice(node, name)
             if choice is None or ref is None:
                 raise ProfileError(self.url, f"{node.id} has no element {name!r}", where)
-            self.renamed.setdefault(id(choice), (choice, []))[1].append(ref)
+            named = self.renamed.setdefault(id(choice), (choice, []))[1]
+            if ref not in named:
+                named.append(ref)
             child = _type_slice(choice, name, ref)
         if slice_name is None:
             return child
@@ -181,9 +184,8 @@ def constrain(node: Definition, facts: ElementFacts, url: str, where: str) -> No
     if facts.slicing is not None:
         previous = node.slicing
         if previous is not None and not facts.slicing.discriminators:
-            node.slicing = type(previous)(
-                previous.discriminators, facts.slicing.rules, facts.slicing.ordered
-            )
+            # restating rules or order only: the discriminators stay
+            node.slicing = replace(facts.slicing, discriminators=previous.discriminators)
         else:
             node.slicing = facts.slicing
     if facts.fixed is not None:
