@@ -13,8 +13,10 @@ datatype and Extension only what ``fhircare.validation.profiles`` reads: per ele
 its cardinality, types (with ``profile`` and ``targetProfile``), fixed and pattern values,
 binding strength and value set, the constraints the type itself defines (an inherited one,
 such as ``ele-1``, is kept once, on the type that defines it), ``contentReference``,
-slicing and the base path. Narrative (definitions, comments, mappings) is dropped. One type
-per line, sorted, so a regeneration diffs well. The official definitions are CC0.
+slicing and the base path. Narrative (definitions, comments, mappings) is dropped, and so
+are the package's own additions to R4 (its Bot and ClientApplication among AuditEvent's
+reference targets): a profile or target url outside http://hl7.org/fhir/ is not R4's. One
+type per line, sorted, so a regeneration diffs well. The official definitions are CC0.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ OUT = ROOT / "src" / "fhircare" / "validation" / "profiles" / "data" / "base-r4.
 SOURCES = ("profiles-types.json", "profiles-resources.json")
 CORE = "http://hl7.org/fhir/StructureDefinition/"
 FHIRPATH_TYPES = "http://hl7.org/fhirpath/"
+HL7 = "http://hl7.org/fhir/"
 ABSTRACT_BASES = frozenset({"Resource", "DomainResource"})
 
 
@@ -56,8 +59,9 @@ def compact_type(type_ref: Mapping[str, Any]) -> str | dict[str, Any]:
         code = code[len(FHIRPATH_TYPES) :]  # System.String: the value of a primitive
     out: dict[str, Any] = {"code": code}
     for key in ("profile", "targetProfile"):
-        if type_ref.get(key):
-            out[key] = list(type_ref[key])
+        urls = [u for u in type_ref.get(key, ()) if u.startswith(HL7)]
+        if urls:
+            out[key] = urls
     return out if len(out) > 1 else code
 
 

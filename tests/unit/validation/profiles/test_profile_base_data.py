@@ -93,3 +93,19 @@ def test_inherited_constraints_are_kept_once_on_their_own_type() -> None:
     assert plan is not None
     assert all(c.key != "ele-1" for e in plan.elements for c in e.constraints)
     assert ("cpl-3", "detail.empty() or reference.empty()") in base_constraints()
+
+
+def test_only_r4_urls_name_profiles_and_targets() -> None:
+    """The npm package adds its own types to AuditEvent's targets; R4 has none of them."""
+    urls = {
+        u
+        for name in sorted(resource_types() | {"Extension", "Reference"})
+        for e in (base_type(name) or pytest.fail(name)).elements
+        for t in e.types or ()
+        for u in (*t.profiles, *t.target_profiles)
+    }
+    assert urls and all(u.startswith("http://hl7.org/fhir/StructureDefinition/") for u in urls)
+    audit = base_type("AuditEvent")
+    assert audit is not None
+    who = next(e for e in audit.elements if e.path == "AuditEvent.agent.who")
+    assert who.types is not None and len(who.types[0].target_profiles) == 6
