@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fhircare import __version__
 from fhircare.care.registry import type_operations
 from fhircare.care.rules import care_rules
+from fhircare.interactions.profiles import Profiles, required_profiles
 from fhircare.interactions.request import Context, Limits
 from fhircare.interactions.search_parameters import SearchParameters
 from fhircare.rest import errors
@@ -62,8 +63,15 @@ def context_for(settings: Settings, store: ResourceStore) -> Context:
     parameters = SearchParameters(
         store, default_registry(), settings.search_parameter_refresh_seconds
     )
+    profiles = Profiles(
+        store,
+        settings.search_parameter_refresh_seconds,
+        settings.unknown_profile,
+        required_profiles(settings.required_profiles),
+    )
     return Context(
         store=store,
+        profiles=profiles,
         limits=limits,
         search_limits=search_limits,
         search_parameters=parameters,
@@ -99,6 +107,7 @@ def create_app(settings: Settings | None = None, store: ResourceStore | None = N
         app.state.context = context
         authenticator.announce()
         await app.state.context.search_parameters.load()
+        await app.state.context.profiles.load()
         recovery = asyncio.create_task(recover_periodically(active, settings.recovery_seconds))
         try:
             yield

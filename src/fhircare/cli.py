@@ -164,6 +164,7 @@ async def _opened_context(settings: Settings) -> AsyncIterator[Context]:
     try:
         context = context_for(settings, store)
         await context.search_parameters.load()
+        await context.profiles.load()
         yield context
     finally:
         await store.close()

@@ -151,6 +151,18 @@ class Settings(BaseSettings):
         "every write.",
     )
 
+    unknown_profile: Literal["warning", "error"] = Field(
+        default="warning",
+        description="A written resource claiming (``meta.profile``) a profile this server "
+        "does not know: ``warning`` stores it unchecked, ``error`` refuses it (422).",
+    )
+    required_profiles: str = Field(
+        default="",
+        description="Profiles every resource of a type must meet, whatever it claims: "
+        "comma-separated ``Type=canonical-url`` (e.g. ``CarePlan=http://fhircare.dev/fhir/"
+        "StructureDefinition/fhircare-careplan``).",
+    )
+
     def effective_mongodb_uri(self) -> str:
         """The configured MongoDB, or the FerretDB that ``fhircare db run`` starts."""
         return self.mongodb_uri or f"mongodb://127.0.0.1:{self.dev_store_port}/"

@@ -14,7 +14,7 @@ statement.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fhircare import __version__
@@ -23,6 +23,7 @@ from fhircare.fhir.ids import format_instant, now
 from fhircare.fhir.models import RESOURCE_TYPES
 from fhircare.interactions.reindex import OPERATION as REINDEX
 from fhircare.interactions.request import Context, FhirRequest, FhirResponse
+from fhircare.interactions.validate import OPERATION as VALIDATE
 from fhircare.search.registry import SearchParamRegistry
 
 TYPE_INTERACTIONS = (
@@ -77,15 +78,18 @@ def capability_statement(
     conditional_delete: str = "single",
     more_operations: Mapping[str, tuple[dict[str, str], ...]] | None = None,
     security: Mapping[str, Any] | None = None,
+    supported_profiles: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """The statement; ``more_operations`` adds operations per type (the care operations),
     ``security`` is ``rest.security`` (SMART, ``security/discovery.py``) when tokens are
-    required."""
+    required; ``supported_profiles`` are the profiles known here, by type."""
     more = more_operations or {}
+    profiles = supported_profiles or {}
     resources = [
         {
             "type": resource_type,
             "interaction": [{"code": code} for code in TYPE_INTERACTIONS],
+            **({"supportedProfile": list(p)} if (p := profiles.get(resource_type)) else {}),
             "searchParam": _search_params(registry, resource_type),
             "searchInclude": ["*"],
             "searchRevInclude": ["*"],
@@ -98,6 +102,7 @@ def capability_statement(
             "conditionalDelete": conditional_delete,
             "operation": [
                 _reindex_operation(base_url),
+                dict(VALIDATE),
                 *(dict(op) for op in TYPE_OPERATIONS.get(resource_type, ())),
                 *(dict(op) for op in more.get(resource_type, ())),
             ],
@@ -140,6 +145,7 @@ def statement_of(context: Context, base_url: str, registry: SearchParamRegistry)
         context.limits.conditional_delete,
         context.type_operations,
         context.security,
+        {t: context.profiles.profiles.profiles_for(t) for t in RESOURCE_TYPES},
     )
 
 
@@ -160,6 +166,7 @@ async def capabilities(context: Context, request: FhirRequest) -> FhirResponse:
         policy,
         tuple(sorted(context.type_operations)),
         context.security is not None,
+        tuple(context.profiles.profiles.urls()),
     )
     if key not in rendered:
         statement = statement_of(context, request.base_url, registry)

@@ -41,6 +41,6 @@ async def _create(context: Context, request: FhirRequest, resource: dict[str, An
     write = new_version(context, request, resource, id, 1, "POST")
     with timing.measure("store"):
         stored = await context.store.commit(write)
-    await context.search_parameters.written(request.resource_type)
+    await context.written(request.resource_type)
     await context.rules.follow(context, [stored])
     return write_response(request, stored, 201, f"Created {request.resource_type}/{id}")

@@ -33,6 +33,6 @@ async def delete(context: Context, request: FhirRequest) -> FhirResponse:
             if "if-match" in request.headers:
                 raise errors.precondition(f"{name} changed while this delete ran") from None
             continue
-        await context.search_parameters.written(request.resource_type)
+        await context.written(request.resource_type)
         return FhirResponse(200, outcomes.information(f"Deleted {name}"), version_headers(stored))
     raise errors.conflict(f"{name} is being changed by others; try again")

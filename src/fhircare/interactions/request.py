@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fhircare.interactions.access import FULL, Access
+from fhircare.interactions.profiles import Profiles
 from fhircare.interactions.search_parameters import SearchParameters
 from fhircare.interactions.write_rules import NO_RULES, WriteRules
 from fhircare.search.limits import SearchLimits
@@ -85,6 +86,9 @@ class Context:
     resource type (``name`` and ``definition``): the care operations, set by the app."""
     follow_writes: bool = True
     """False while a transaction stages its writes: it runs the followers after its commit."""
+    profiles: Profiles = field(default=None)  # type: ignore[assignment]
+    """The stored profiles and the write policy (``profiles.py``); without one, an empty set
+    over ``store``."""
     access: Access = FULL
     """What this request's caller may do (``access.py``); ``FULL`` without authorization."""
     security: Mapping[str, Any] | None = None
@@ -97,7 +101,20 @@ class Context:
         if self.search_parameters is None:
             holder = SearchParameters(self.store, default_registry())
             object.__setattr__(self, "search_parameters", holder)
+        if self.profiles is None:
+            object.__setattr__(self, "profiles", Profiles(self.store))
 
     @property
     def registry(self) -> SearchParamRegistry:
         return self.search_parameters.registry
+
+    async def written(self, resource_type: str | None) -> None:
+        """After this process wrote a ``resource_type``: what is built from such resources
+        (the search registry, the profiles) is rebuilt at once."""
+        await self.search_parameters.written(resource_type)
+        await self.profiles.written(resource_type)
+
+    async def refresh(self) -> SearchParamRegistry:
+        """Pick up what other processes changed (at most every few seconds)."""
+        await self.profiles.refresh()
+        return await self.search_parameters.refresh()

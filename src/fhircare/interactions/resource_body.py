@@ -11,6 +11,7 @@ from typing import Any
 
 from fhircare.fhir import errors, jsonio, timing
 from fhircare.fhir.ids import format_instant, now
+from fhircare.interactions.profiles import CONFORMANCE_TYPES
 from fhircare.interactions.request import Context, FhirRequest, Limits
 from fhircare.interactions.search_parameters import SEARCH_PARAMETER
 from fhircare.search.indexer import Indexer
@@ -84,6 +85,10 @@ def new_version(
     assert request.resource_type is not None
     if request.resource_type == SEARCH_PARAMETER:
         context.search_parameters.check(resource, id)
+    elif request.resource_type in CONFORMANCE_TYPES:
+        context.profiles.check_conformance(resource, f"{request.resource_type}/{id}")
+    with timing.measure("validate"):
+        context.profiles.check_write(resource)
     context.rules.check(
         request.resource_type, resource, None if previous is None else previous.body
     )

@@ -32,7 +32,6 @@ the index are never read, and a reindex drops them.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -40,6 +39,7 @@ from typing import Any
 
 from fhircare.fhir import errors, jsonio
 from fhircare.fhir.models import RESOURCE_TYPES
+from fhircare.interactions.store_watch import StoreWatch
 from fhircare.search.fhirpath import compile_expression
 from fhircare.search.indexer import EXTRACTORS
 from fhircare.search.registry import SearchParam, SearchParamRegistry, alternatives_for
@@ -67,11 +67,7 @@ class SearchParameters:
         self._base = base
         self._registry = base
         self._custom: dict[str, SearchParam] = {}  # by SearchParameter id
-        self._refresh_seconds = refresh_seconds
-        self._clock = clock
-        self._checked: float | None = None
-        self._fingerprint: str | None = None
-        self._lock = asyncio.Lock()
+        self._watch = StoreWatch(store, (SEARCH_PARAMETER,), self._rebuild, refresh_seconds, clock)
 
     @property
     def registry(self) -> SearchParamRegistry:
@@ -88,25 +84,14 @@ class SearchParameters:
         return await self.refresh(force=True)
 
     async def refresh(self, force: bool = False) -> SearchParamRegistry:
-        """Rebuild if the stored SearchParameters changed; the check runs at most once per
-        ``refresh_seconds`` unless ``force``."""
-        now = self._clock()
-        due = self._checked is None or now - self._checked >= self._refresh_seconds
-        if not force and (not due or self._lock.locked()):
-            return self._registry  # a check is running or was done recently
-        async with self._lock:
-            self._checked = self._clock()
-            fingerprint = await self._store.change_token(SEARCH_PARAMETER)
-            if force or fingerprint != self._fingerprint:
-                await self._rebuild()
-                self._fingerprint = fingerprint
+        """Rebuild if the stored SearchParameters changed (``StoreWatch``)."""
+        await self._watch.refresh(force)
         return self._registry
 
     async def written(self, resource_type: str | None) -> None:
         """After a write of ``resource_type`` by this process: rebuild if it was a
         SearchParameter."""
-        if resource_type == SEARCH_PARAMETER:
-            await self.refresh(force=True)
+        await self._watch.written(resource_type)
 
     async def _rebuild(self) -> None:
         custom: dict[str, SearchParam] = {}

@@ -132,7 +132,7 @@ async def _attempt(
                 raise in_entry(errors.precondition(message), entry) from None
             return None
     for resource_type in {write.resource_type for write in staged.writes}:
-        await context.search_parameters.written(resource_type)
+        await context.written(resource_type)
     await context.rules.follow(context, committed)
     for entry in entries:
         if not entry.writes:

@@ -56,7 +56,7 @@ async def write_version(
                     f"{request.resource_type}/{request.id} changed while this update ran"
                 ) from None
             continue
-        await context.search_parameters.written(request.resource_type)
+        await context.written(request.resource_type)
         await context.rules.follow(context, [stored])
         created = current is None or current.deleted
         verb = "Created" if created else "Updated"

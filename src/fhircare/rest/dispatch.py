@@ -29,6 +29,7 @@ from fhircare.interactions.reindex import reindex
 from fhircare.interactions.request import Context, FhirRequest, FhirResponse
 from fhircare.interactions.search import search
 from fhircare.interactions.update import update
+from fhircare.interactions.validate import validate
 from fhircare.interactions.vread import vread
 from fhircare.sync.operations import sync, sync_status
 
@@ -91,6 +92,7 @@ def route(method: str, segments: list[str]) -> Route:
         table[("T", "_search")] = {"POST": Route(search, t, body="form", kind="search-type")}
         table[("T", "_history")] = {"GET": Route(history, t, kind="history-type")}
         table[("T", "$reindex")] = {"POST": Route(reindex, t, kind="$reindex")}
+        table[("T", "$validate")] = {"POST": Route(validate, t, body="resource", kind="$validate")}
         if t == "Patient":
             table[("T", "$everything")] = _everything(t)
         care = operations_of(t)
@@ -106,6 +108,10 @@ def route(method: str, segments: list[str]) -> Route:
                 "DELETE": Route(delete, t, i, kind="delete"),
             }
             table[("T", i, "_history")] = {"GET": Route(history, t, i, kind="history-instance")}
+            table[("T", i, "$validate")] = {
+                "GET": Route(validate, t, i, kind="$validate"),
+                "POST": Route(validate, t, i, body="resource", kind="$validate"),
+            }
             if t == "Patient":
                 table[("T", i, "$everything")] = _everything(t, i)
             for op in care:

@@ -728,8 +728,44 @@ def _care_operation(b: _Builder, op: CareOperation, types: list[str]) -> None:
             )
 
 
+def _validate(b: _Builder, types: list[str]) -> None:
+    """``[type]/$validate`` (POST) and ``[type]/[id]/$validate`` (GET, POST):
+    ``interactions/validate.py``; always an OperationOutcome."""
+    params = [
+        _query("mode", "create, update or delete (default create; update for an instance)"),
+        _query("profile", "The canonical URL of a profile to validate against"),
+        *_params("_format", "_pretty"),
+    ]
+    body = {"required": False, "content": _content(b.formats, "Resource")}
+    summary = "Check a resource against the base rules and the profiles; nothing is stored"
+    for path, level, own, errors, methods in (
+        ("/{type}/$validate", "Type", [], (), ("post",)),
+        ("/{type}/{id}/$validate", "Instance", _params("id"), ("404", "410"), ("get", "post")),
+    ):
+        for method in methods:
+            post = method == "post"
+            b.add(
+                path,
+                method,
+                b.operation(
+                    "operation",
+                    f"validate{level}{'Post' if post else ''}",
+                    summary if post else "Check the stored resource",
+                    types=types,
+                    params=[*own, *params],
+                    body=body if post else None,
+                    responses=_responses(
+                        b.formats,
+                        {"200": "OperationOutcome"},
+                        (*COMMON_ERRORS, *errors, *(("413", "415") if post else ())),
+                    ),
+                ),
+            )
+
+
 _NAMED_OPERATIONS: dict[str, Callable[[_Builder, list[str]], None]] = {
     "everything": _everything,
+    "validate": _validate,
 }
 
 

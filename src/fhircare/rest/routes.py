@@ -59,7 +59,7 @@ def fhir_router(settings: Settings, authenticator: Authenticator | None = None) 
             error.headers["Allow"] = "GET"
             raise error
         context: Context = request.app.state.context
-        registry = await context.search_parameters.refresh()
+        registry = await context.refresh()
         base = base_url(settings, request)
         policy = context.limits.conditional_delete
         body = rendered(registry, base, policy, lambda: statement_of(context, base, registry))
@@ -97,7 +97,7 @@ def fhir_router(settings: Settings, authenticator: Authenticator | None = None) 
             body=body,
             base_url=base,
         )
-        await context.search_parameters.refresh()  # another process may have changed them
+        await context.refresh()  # another process may have changed what is built from the store
         caller = caller_context(context, access, base) if not access.unrestricted else context
         try:
             answer = await chosen.interaction(caller, fhir_request)

@@ -47,6 +47,7 @@ OPERATIONS = {
     "everything": "everything",
     "sync": "sync",
     "sync-status": "sync_status",
+    "validate": "validate",
 }
 
 
