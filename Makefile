@@ -42,12 +42,14 @@ lint: $(STAMP)
 ## 8.8.0 and on fhircare, one server at a time (Java 17 and Maven build HAPI and fetch
 ## Synthea once into var/); saved under bench/results/; then the sync adapter's push and pull
 ## against a fresh HAPI beside HAPI's own create and read, at 10k and 100k resources; then read
-## and search under FHIRCARE_AUTH=smart (a system and a patient token) beside none, at 100k
+## and search under FHIRCARE_AUTH=smart (a system and a patient token) beside none, at 100k;
+## then what validating a write costs per KB, the claimed profiles beside the base validation
 bench: $(STAMP)
 	$(BIN)/python -m bench.sqlite --sizes 10000,100000,1000000
 	$(BIN)/python -m bench.realistic --patients 20 --start hapi --start sqlite
 	$(BIN)/python -m bench.sync --sizes 10000,100000 --start hapi
 	$(BIN)/python -m bench.smart --size 100000
+	$(BIN)/python -m bench.validation_bench
 
 ## the MongoDB store's tables on FerretDB (or MONGODB_URI), beside raw pymongo: about an hour
 ## on FerretDB with 2 CPUs (see the scan policy in bench/plan.py)

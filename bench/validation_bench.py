@@ -17,6 +17,7 @@ sets them beside the latency the client saw (mean and p50) and the share ``valid
 from __future__ import annotations
 
 import copy
+import functools
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -33,6 +34,7 @@ from fhircare.fhir import jsonio
 from fhircare.validation import find_issues
 from fhircare.validation.fhirkit_engine import fhirkit_issues
 from fhircare.validation.issues import IssueCollector
+from fhircare.validation.profiles import ProfileSet, check_profile
 from fhircare.validation.structural import check_model
 from fhircare.validation.walker import walk_resource
 
@@ -118,6 +120,35 @@ def _collect(check: Callable[[Mapping[str, Any], IssueCollector], None]) -> Vali
     return lambda resource, _: check(resource, IssueCollector())
 
 
+PROFILES_DIR = Path(__file__).resolve().parent.parent / "profiles"
+
+
+@functools.cache
+def shipped_profiles() -> ProfileSet:
+    """fhircare's own profiles (``profiles/``), as the server builds them at start."""
+    resources = []
+    for path in sorted(PROFILES_DIR.glob("*.json")):
+        resource = jsonio.loads(path.read_bytes())
+        if resource.get("resourceType") in ("StructureDefinition", "ValueSet", "CodeSystem"):
+            resources.append(resource)
+    return ProfileSet.build(resources)
+
+
+def claimed_profiles(resource: Mapping[str, Any], _: bytes) -> IssueCollector:
+    """What a write adds for ``meta.profile``: each claimed profile known here, checked."""
+    issues = IssueCollector()
+    profiles = shipped_profiles()
+    for url in resource.get("meta", {}).get("profile") or ():
+        profile = profiles.profile(url)
+        if profile is not None:
+            check_profile(resource, profile, profiles, issues)
+    return issues
+
+
+def _write_checks(resource: dict[str, Any], body: bytes) -> object:
+    return find_issues(resource, "fhirkit"), claimed_profiles(resource, body)
+
+
 MEASURED: list[tuple[str, Validate]] = [
     ("validate, engine models (walk + models)", lambda r, _: find_issues(r, "models")),
     ("validate, engine fhirkit (walk + fhirkit)", lambda r, _: find_issues(r, "fhirkit")),
@@ -125,6 +156,8 @@ MEASURED: list[tuple[str, Validate]] = [
     ("  models alone", _collect(check_model)),
     ("  fhirkit alone, on the dict", lambda r, _: fhirkit_issues(r)),
     ("  fhirkit alone, on the bytes", lambda r, body: fhirkit_issues(r, body)),
+    ("validate + claimed profiles (what a write runs)", _write_checks),
+    ("  claimed profiles alone (meta.profile)", claimed_profiles),
     ("parse (jsonio.loads), for scale", lambda _, body: jsonio.loads(body)),
 ]
 """(label, how) of each row; ``how`` is given the parsed resource and its JSON bytes."""
@@ -297,9 +330,12 @@ async def validation_section(
 ) -> ValidationSection:
     """The in-process rows, and the server's own timing when ``base_url`` is given."""
     examples = example_resources()
+    plan = large_care_plan(examples)
+    unclaimed = {**plan, "meta": {k: v for k, v in plan.get("meta", {}).items() if k != "profile"}}
     corpora = [
         Corpus.of(f"examples ({len(examples)} resources)", examples),
-        Corpus.of("large CarePlan", [large_care_plan(examples)]),
+        Corpus.of("large CarePlan, claiming fhircare-careplan", [plan]),
+        Corpus.of("large CarePlan, claiming none", [unclaimed]),
     ]
     rows = in_process_rows(corpora, progress, rounds)
     server = None
@@ -410,3 +446,31 @@ def validation_json(section: ValidationSection) -> dict[str, Any]:
         "notes": section.notes,
         "table": render_validation(section),
     }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m bench.validation_bench``: the in-process rows; the table to stdout, the
+    JSON under ``bench/results/``."""
+    import asyncio
+    import json
+    import shlex
+    import sys
+    from datetime import UTC, datetime
+
+    def progress(message: str) -> None:
+        print(f"bench: {message}", file=sys.stderr, flush=True)
+
+    command = shlex.join([".venv/bin/python", "-m", "bench.validation_bench", *(argv or [])])
+    section = asyncio.run(validation_section(None, progress))
+    print(render_validation(section))
+    print(f"command: {command}")
+    results = Path(__file__).resolve().parent / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    saved = results / f"validation-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    saved.write_text(json.dumps({**validation_json(section), "command": command}, indent=1))
+    progress(f"saved {saved}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

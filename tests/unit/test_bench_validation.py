@@ -120,3 +120,16 @@ def test_json_has_the_figures_and_the_text() -> None:
     assert data["server"]["validate_share_of_latency"]["mean"] == pytest.approx(0.1)
     assert data["table"] == render_validation(_section(server))
     assert validation_json(_section(None))["server"] is None
+
+
+def test_claimed_profiles_are_what_a_write_adds() -> None:
+    from bench.validation_bench import claimed_profiles, example_resources, large_care_plan
+
+    plan = large_care_plan(example_resources())
+    assert plan["meta"]["profile"]  # the examples claim fhircare's profiles
+    assert not [i for i in claimed_profiles(plan, b"").issues if i.severity == "error"]
+    broken = {k: v for k, v in plan.items() if k != "careTeam"}
+    problems = [i for i in claimed_profiles(broken, b"").issues if i.severity == "error"]
+    assert [i.expression for i in problems] == [("CarePlan.careTeam",)]
+    unclaimed = {**broken, "meta": {}}
+    assert claimed_profiles(unclaimed, b"").issues == []
