@@ -265,6 +265,26 @@ OPERATIONS = [
         {"patient-cruds": 400, "system": 201},
         body={"resourceType": "Parameters"},
     ),
+    Case(
+        "$validate own plan",
+        "GET",
+        "CarePlan/a-plan/$validate",
+        _readers(200, **{"patient-careplan": 200}),
+        has=("information",),
+    ),
+    Case(
+        "$validate the other patient's plan",
+        "GET",
+        "CarePlan/b-plan/$validate",
+        _readers(404, **{"patient-careplan": 404}),
+    ),
+    Case(
+        "$validate a body (nothing is read or stored)",
+        "POST",
+        "CarePlan/$validate",
+        _readers(200, **{"patient-careplan": 200}),
+        body=_plan("b-patient"),
+    ),
     Case("$reindex", "POST", "$reindex", {"system": 200}),
     Case("$sync-status", "GET", "$sync-status", {"system": 200}),
     Case(
