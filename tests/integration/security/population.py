@@ -15,6 +15,7 @@ PRACTITIONER = "shared-pr"
 ORGANIZATION = "shared-org"
 PLAN_DEFINITION = "shared-plandef"
 PATIENTS = {"a": "Alice", "b": "Bob"}
+CATEGORIES = "http://terminology.hl7.org/CodeSystem/observation-category"
 
 
 def _identifier(p: str) -> list[dict[str, Any]]:
@@ -81,44 +82,8 @@ def records(p: str) -> list[dict[str, Any]]:
             "owner": {"reference": f"Practitioner/{PRACTITIONER}"},
             "restriction": {"period": {"end": "2020-01-01T00:00:00Z"}},
         },
-        {
-            "resourceType": "Observation",
-            "id": f"{p}-obs",
-            "identifier": ident,
-            "status": "final",
-            "category": [
-                {
-                    "coding": [
-                        {
-                            "system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                            "code": "vital-signs",
-                        }
-                    ]
-                }
-            ],
-            "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
-            "subject": {"reference": patient},
-            "valueQuantity": {"value": 72, "unit": "/min"},
-        },
-        {
-            "resourceType": "Observation",
-            "id": f"{p}-lab",
-            "identifier": ident,
-            "status": "final",
-            "category": [
-                {
-                    "coding": [
-                        {
-                            "system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                            "code": "laboratory",
-                        }
-                    ]
-                }
-            ],
-            "code": {"coding": [{"system": "http://loinc.org", "code": "4548-4"}]},
-            "subject": {"reference": patient},
-            "valueQuantity": {"value": 7.1, "unit": "%"},
-        },
+        _observation(p, "obs", "vital-signs", "8867-4", 72, "/min"),
+        _observation(p, "lab", "laboratory", "4548-4", 7.1, "%"),
         {
             "resourceType": "Communication",
             "id": f"{p}-msg",
@@ -150,6 +115,21 @@ def records(p: str) -> list[dict[str, Any]]:
             "activity": {"text": f"SECRET-{p.upper()} provenance"},
         },
     ]
+
+
+def _observation(
+    p: str, suffix: str, category: str, loinc: str, value: float, unit: str
+) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "id": f"{p}-{suffix}",
+        "identifier": _identifier(p),
+        "status": "final",
+        "category": [{"coding": [{"system": CATEGORIES, "code": category}]}],
+        "code": {"coding": [{"system": "http://loinc.org", "code": loinc}]},
+        "subject": {"reference": f"Patient/{p}-patient"},
+        "valueQuantity": {"value": value, "unit": unit},
+    }
 
 
 def shared() -> list[dict[str, Any]]:

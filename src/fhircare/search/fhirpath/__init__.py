@@ -24,6 +24,7 @@ FHIRPath, and ``composite.py`` evaluates composite parameters.
 
 from __future__ import annotations
 
+from fhircare.fhir.fhirpath_syntax import FhirPathSyntaxError, check_syntax
 from fhircare.search.fhirpath.composite import (
     CompositeValues,
     FhirPathComposite,
@@ -35,7 +36,6 @@ from fhircare.search.fhirpath.jsoncopy import copy_json
 from fhircare.search.fhirpath.model import COMMON_ROOTS, R4_MODEL, Evaluator
 from fhircare.search.fhirpath.resolve import reference_target
 from fhircare.search.fhirpath.rewrite import prepare, split_union
-from fhircare.search.fhirpath.syntax import FhirPathSyntaxError, check_syntax
 from fhircare.search.fhirpath.walker import PathWalker, UnionWalker, distinct, walker_for
 
 __all__ = [

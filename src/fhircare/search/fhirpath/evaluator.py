@@ -10,9 +10,9 @@ from typing import Any
 import fhirpathpy
 from fhirpathpy.engine.nodes import FP_Type, ResourceNode
 
+from fhircare.fhir.fhirpath_syntax import check_syntax
 from fhircare.search.fhirpath.model import R4_MODEL, kept
 from fhircare.search.fhirpath.resolve import CURRENT_RESOURCE, OPTIONS
-from fhircare.search.fhirpath.syntax import check_syntax
 
 
 def _plain(value: Any) -> Any:

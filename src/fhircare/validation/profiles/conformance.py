@@ -12,6 +12,7 @@ from typing import Any
 
 from fhircare.validation.profiles.nodes import Run
 from fhircare.validation.profiles.profile import ProfileRef
+from fhircare.validation.profiles.targets import AllowedTypes
 
 
 class ProfileCheck:
@@ -38,14 +39,10 @@ class ProfileCheck:
             run.issue("informational", message, expression, "information", key="profile")
 
 
-class ResourceTypeCheck:
+class ResourceTypeCheck(AllowedTypes):
     """An inline resource (contained, Bundle.entry.resource) must be of one of ``allowed``."""
 
-    __slots__ = ("allowed", "shown")
-
-    def __init__(self, allowed: frozenset[str]) -> None:
-        self.allowed = allowed
-        self.shown = " | ".join(sorted(allowed))
+    __slots__ = ()
 
     def __call__(self, value: Any, ext: Any, expression: str, run: Run) -> None:
         if not isinstance(value, Mapping):

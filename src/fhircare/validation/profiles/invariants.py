@@ -21,13 +21,10 @@ from __future__ import annotations
 from typing import Any
 
 import fhirpathpy
-from antlr4 import CommonTokenStream, InputStream
-from antlr4.error.ErrorListener import ErrorListener
 from fhirpathpy.engine.nodes import ResourceNode
 from fhirpathpy.models import models
-from fhirpathpy.parser.generated.FHIRPathLexer import FHIRPathLexer
-from fhirpathpy.parser.generated.FHIRPathParser import FHIRPathParser
 
+from fhircare.fhir.fhirpath_syntax import check_syntax
 from fhircare.validation.profiles.errors import ProfileError
 from fhircare.validation.profiles.facts import Constraint
 from fhircare.validation.profiles.nodes import Run
@@ -40,25 +37,6 @@ def _quiet_trace(label: Any, value: Any) -> None:
 
 
 _OPTIONS = {"traceFn": _quiet_trace}
-
-
-class _Raise(ErrorListener):
-    def syntaxError(  # ANTLR's name
-        self, recognizer: Any, offending: Any, line: int, column: int, msg: str, e: Any
-    ) -> None:
-        raise ValueError(f"column {column + 1}: {msg}")
-
-
-def check_syntax(expression: str) -> None:
-    """Raise ``ValueError`` unless ``expression`` is one whole FHIRPath expression
-    (fhirpathpy's own parser recovers from errors silently)."""
-    lexer = FHIRPathLexer(InputStream(expression))
-    lexer.removeErrorListeners()
-    lexer.addErrorListener(_Raise())
-    parser = FHIRPathParser(CommonTokenStream(lexer))
-    parser.removeErrorListeners()
-    parser.addErrorListener(_Raise())
-    parser.entireExpression()
 
 
 def copy_json(value: Any) -> Any:

@@ -31,14 +31,20 @@ def target_type(value: Mapping[str, Any], run: Run) -> str | None:
     return target
 
 
-class TargetCheck:
-    """The target of a Reference must be one of ``allowed`` (resource types)."""
+class AllowedTypes:
+    """A check that allows resource types ``allowed``, shown in messages as ``shown``."""
 
     __slots__ = ("allowed", "shown")
 
     def __init__(self, allowed: frozenset[str]) -> None:
         self.allowed = allowed
         self.shown = " | ".join(sorted(allowed))
+
+
+class TargetCheck(AllowedTypes):
+    """The target of a Reference must be one of ``allowed`` (resource types)."""
+
+    __slots__ = ()
 
     def __call__(self, value: Any, ext: Any, expression: str, run: Run) -> None:
         if not isinstance(value, Mapping):
