@@ -132,6 +132,19 @@ def written_versions(status: int, headers: dict[str, str], body: bytes | None) -
     return found
 
 
+def refused_entries(body: bytes | None) -> list[str]:
+    """``entry[i] 403`` for each entry of a batch answer refused for want of scope (401/403)."""
+    if not body:
+        return []
+    bundle = jsonio.loads(body)
+    found = []
+    for index, entry in enumerate(bundle.get("entry") or []):
+        status = str(((entry or {}).get("response") or {}).get("status", ""))[:3]
+        if status in ("401", "403"):
+            found.append(f"entry[{index}] {status}")
+    return found
+
+
 def _relative(location: str) -> str:
     """``Type/id/_history/v`` out of an absolute or relative location."""
     parts = location.split("?", 1)[0].rstrip("/").split("/")

@@ -12,7 +12,14 @@ from fhircare.fhir import errors, jsonio
 from fhircare.fhir.subsetting import parse_elements, parse_summary, subset
 from fhircare.interactions.access import FULL, Access
 from fhircare.interactions.access_store import caller_context
-from fhircare.interactions.audit import REFUSED, SUCCESS, Audited, record, written_versions
+from fhircare.interactions.audit import (
+    REFUSED,
+    SUCCESS,
+    Audited,
+    record,
+    refused_entries,
+    written_versions,
+)
 from fhircare.interactions.capabilities import statement_of
 from fhircare.interactions.request import Context, FhirRequest, FhirResponse
 from fhircare.rest.auth import Authenticator
@@ -146,6 +153,11 @@ class _Auditor:
         if not self.enabled or self.request.method not in _WRITES or answer.status >= 400:
             return
         written = written_versions(answer.status, answer.headers, answer.body)
+        if kind == "batch":
+            refused = refused_entries(answer.body)
+            if refused:
+                what = self._what(kind, REFUSED, f"Bundle entries refused: {', '.join(refused)}")
+                await record(self.context, access, what, self.base)
         if not written and kind not in _WRITE_KINDS:
             return  # a search or an operation that wrote nothing
         await record(self.context, access, self._what(kind, SUCCESS, "", written), self.base)
