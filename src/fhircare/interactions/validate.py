@@ -95,11 +95,12 @@ def _mode_issues(resource: dict[str, Any], mode: str, url_id: str | None) -> lis
     if mode != "update":
         return []
     id = resource.get("id")
+    where = (f"{resource['resourceType']}.id",)
     if not id:
-        return [Issue("required", "mode=update: the resource has no id", expression=("id",))]
+        return [Issue("required", "mode=update: the resource has no id", expression=where)]
     if url_id is not None and id != url_id:
         message = f"mode=update: the resource's id '{id}' is not the URL's '{url_id}'"
-        return [Issue("invalid", message, expression=("id",))]
+        return [Issue("invalid", message, expression=where)]
     return []
 
 
