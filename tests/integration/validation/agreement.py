@@ -1,13 +1,15 @@
 """fhircare's verdicts beside HAPI FHIR's on the corpus, tallied per kind of check.
 
-Run against a live HAPI (a new one is started in a temporary folder unless ``--base`` names
-one; it is built into ``var/hapi/`` on first use) and print the table and every
-disagreement::
+Both are asked with ``$validate?profile=``: a live HAPI (a new one is started in a temporary
+folder unless ``--base`` names one; it is built into ``var/hapi/`` on first use) and a live
+fhircare (``fhircare serve`` over a temporary SQLite file unless ``--fhircare`` names one).
+Print the table and every disagreement::
 
-    .venv/bin/python -m tests.integration.validation.agreement [--base http://127.0.0.1:8090/fhir]
+    .venv/bin/python -m tests.integration.validation.agreement [--base URL] [--fhircare URL]
 
 ``tests/integration/validation/test_agreement.py`` runs the same comparison against the
-test session's HAPI and holds the disagreements to its ``DOCUMENTED_DIFFERENCES``.
+test session's HAPI and fhircare peers and holds the disagreements to its
+``DOCUMENTED_DIFFERENCES``.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ import argparse
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from fhircare.processes import ServerProcess
 from tests.integration.validation.corpus import KINDS, REFERENCE_TARGETS, Case, cases, definitions
 from tests.integration.validation.fhircare_side import fhircare_verdict
 from tests.integration.validation.hapi import hapi_verdict, put_all
@@ -54,11 +58,16 @@ class Row:
         return self.cases - self.agree
 
 
-def compare(client: httpx.Client, base_url: str, corpus: Sequence[Case]) -> list[Outcome]:
-    """Store the definitions and reference targets in HAPI, then judge every case on both
-    sides."""
-    put_all(client, base_url, [*definitions(), *REFERENCE_TARGETS])
-    return [Outcome(c, hapi_verdict(client, base_url, c), fhircare_verdict(c)) for c in corpus]
+def compare(
+    client: httpx.Client, hapi_url: str, fhircare_url: str, corpus: Sequence[Case]
+) -> list[Outcome]:
+    """Store the definitions and reference targets in HAPI (fhircare loads ``profiles/``
+    itself), then judge every case on both sides."""
+    put_all(client, hapi_url, [*definitions(), *REFERENCE_TARGETS])
+    return [
+        Outcome(c, hapi_verdict(client, hapi_url, c), fhircare_verdict(client, fhircare_url, c))
+        for c in corpus
+    ]
 
 
 def table(outcomes: Iterable[Outcome]) -> list[Row]:
@@ -99,9 +108,12 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m tests.integration.validation.agreement", description=__doc__
     )
     parser.add_argument("--base", help="a running HAPI FHIR R4 base URL; default: start one")
+    parser.add_argument("--fhircare", help="a running fhircare base URL; default: start one")
     args = parser.parse_args(argv)
-    with httpx.Client(timeout=120) as client:
-        outcomes = compare(client, args.base, cases()) if args.base else _with_new_hapi(client)
+    with httpx.Client(timeout=120) as client, ExitStack() as started:
+        fhircare_url = args.fhircare or started.enter_context(_new_fhircare())
+        hapi_url = args.base or started.enter_context(_new_hapi())
+        outcomes = compare(client, hapi_url, fhircare_url, cases())
     print(render(table(outcomes)))
     disagreements = render_disagreements(outcomes)
     if disagreements:
@@ -110,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _with_new_hapi(client: httpx.Client) -> list[Outcome]:
+@contextmanager
+def _new_hapi() -> Iterator[str]:
     from tests.peers.hapi_server import HapiServer, free_port
 
     with tempfile.TemporaryDirectory(prefix="hapi-validate-") as folder:
@@ -118,7 +131,24 @@ def _with_new_hapi(client: httpx.Client) -> list[Outcome]:
         print("starting HAPI FHIR (one to two minutes)...", file=sys.stderr, flush=True)
         with HapiServer(ROOT / "var", Path(folder), free_port()).start(timeout=300) as server:
             print(f"HAPI up in {time.monotonic() - started:.0f}s", file=sys.stderr, flush=True)
-            return compare(client, server.base_url, cases())
+            yield server.base_url
+
+
+@contextmanager
+def _new_fhircare() -> Iterator[str]:
+    """``fhircare serve`` (which loads ``profiles/``) over a SQLite file of its own."""
+    with tempfile.TemporaryDirectory(prefix="fhircare-validate-") as folder:
+        server = ServerProcess(
+            str(Path(folder) / "fhircare.sqlite3"),
+            "validate",
+            log_path=Path(folder) / "fhircare.log",
+            cwd=ROOT,
+        )
+        try:
+            server.wait_ready()
+            yield server.base_url
+        finally:
+            server.stop()
 
 
 if __name__ == "__main__":

@@ -1,41 +1,31 @@
-"""fhircare's side: the base R4 validator and the profile engine, as one verdict.
+"""fhircare's side: a running fhircare's ``$validate`` on each case, as HAPI's is asked.
 
-``fhircare_verdict`` is the one place the harness asks fhircare, so that it can ask the
-server's ``$validate`` instead once there is one: today it runs in process what a write
-would, ``find_issues`` (structure, required bindings of the base types, references) and
-``check_profile`` against the case's profile, over a ``ProfileSet`` built once from
-``profiles/``.
+https://hl7.org/fhir/R4/resource-operation-validate.html. ``fhircare serve`` loads
+``profiles/`` into its store at start, so the server already holds the StructureDefinitions,
+ValueSets and CodeSystems the cases name; ``$validate`` runs what a write would (the
+structural rules and the profiles) and answers an OperationOutcome, read by the same verdict
+rule as HAPI's: invalid when an issue is an error or fatal.
 """
 
 from __future__ import annotations
 
-from functools import cache
+import httpx
 
-from fhircare.fhir.errors import Issue
-from fhircare.validation import find_issues
-from fhircare.validation.issues import IssueCollector
-from fhircare.validation.profiles import ProfileSet, check_profile
-from tests.integration.validation.corpus import Case, definitions
-from tests.integration.validation.verdict import FAILING, Verdict
+from tests.integration.validation.corpus import Case
+from tests.integration.validation.verdict import Verdict, from_outcome
+
+FHIR_JSON = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
 
 
-@cache
-def profile_set() -> ProfileSet:
-    """fhircare's profiles, ValueSets and CodeSystems, compiled once."""
-    return ProfileSet.build(definitions())
-
-
-def fhircare_verdict(case: Case) -> Verdict:
-    """What fhircare says of ``case.resource`` against ``case.profile``."""
-    profiles = profile_set()
-    profile = profiles.profile(case.profile)
-    if profile is None:
-        raise LookupError(f"fhircare has no profile {case.profile}")
-    collected = IssueCollector()
-    check_profile(case.resource, profile, profiles, collected)
-    issues = [*find_issues(case.resource), *collected.issues]
-    return Verdict(tuple(_line(issue) for issue in issues if issue.severity in FAILING))
-
-
-def _line(issue: Issue) -> str:
-    return f"{', '.join(issue.expression)}: {issue.diagnostics}"
+def fhircare_verdict(client: httpx.Client, base_url: str, case: Case) -> Verdict:
+    """``POST [base]/[type]/$validate?profile=[url]`` with the case's resource."""
+    resource_type = case.resource["resourceType"]
+    response = client.post(
+        f"{base_url}/{resource_type}/$validate",
+        params={"profile": case.profile},
+        json=case.resource,
+        headers=FHIR_JSON,
+    )
+    if response.status_code != 200:
+        raise RuntimeError(f"fhircare's $validate answered {response.status_code}: {response.text}")
+    return from_outcome(response.json())

@@ -3,13 +3,14 @@ alike, except where ``DOCUMENTED_DIFFERENCES`` says why not.
 
 https://hl7.org/fhir/R4/resource-operation-validate.html. Each case of the corpus
 (``corpus.py``: the examples claiming a fhircare profile, and each changed once per kind of
-check) is sent to the test session's HAPI with ``?profile=`` after fhircare's
-StructureDefinitions, ValueSets and CodeSystems were stored in it, and judged by fhircare
-(``fhircare_side.py``). A verdict is invalid when there is an issue of severity error or
-fatal; warnings are not compared: HAPI warns about every LOINC, SNOMED CT and example code
-system it cannot resolve offline (it has no terminology loaded, and an unknown code system
-under a non-required binding is a warning), about narrative (dom-6) and about UCUM
-annotations, none of which a profile here asks for.
+check) is sent with ``?profile=`` to the test session's HAPI, after fhircare's
+StructureDefinitions, ValueSets and CodeSystems were stored in it, and to the session's
+fhircare peer, which loaded them from ``profiles/`` at start (``fhircare_side.py``). A
+verdict is invalid when there is an issue of severity error or fatal; warnings are not
+compared: HAPI warns about every LOINC, SNOMED CT and example code system it cannot resolve
+offline (it has no terminology loaded, and an unknown code system under a non-required
+binding is a warning), about narrative (dom-6) and about UCUM annotations, none of which a
+profile here asks for.
 
 ``python -m tests.integration.validation.agreement`` prints the table per kind of check.
 """
@@ -64,9 +65,9 @@ DOCUMENTED_DIFFERENCES: dict[str, str] = {
 
 
 @pytest.fixture(scope="module")
-def outcomes(hapi_peer: Peer) -> list[Outcome]:
+def outcomes(hapi_peer: Peer, fhircare_peer: Peer) -> list[Outcome]:
     with httpx.Client(timeout=120) as client:
-        return compare(client, hapi_peer.base_url, cases())
+        return compare(client, hapi_peer.base_url, fhircare_peer.base_url, cases())
 
 
 def test_every_disagreement_is_documented(outcomes: list[Outcome]) -> None:
