@@ -4,7 +4,9 @@ and what they require of the resources written.
 https://hl7.org/fhir/R4/profiling.html. ``Profiles`` holds the ``ProfileSet``
 (``validation/profiles``) built from every stored StructureDefinition, ValueSet and
 CodeSystem that is not ``retired`` (``fhircare serve`` loads ``profiles/`` into the store),
-rebuilt when they change in any process (``StoreWatch``). It checks:
+over the core R4 extension definitions, ValueSets and CodeSystems fhircare holds itself (a
+stored one with the same canonical url takes precedence), rebuilt when they change in any
+process (``StoreWatch``). It checks:
 
 - **a write** (``check_write``): against each profile the resource claims in
   ``meta.profile`` that is known here, and against the profile the settings require for

@@ -90,6 +90,11 @@ CHECKS = (
     ),
     Check("extensible-binding", f"{MESSAGE}:category-text-only", ()),
     Check(
+        "extensible-binding",
+        f"{MESSAGE}:unknown-category-code",
+        (("error", "code-invalid", "Communication.category[0]"),),
+    ),
+    Check(
         "slicing",
         f"{CARE_PLAN}:no-fhircare-category",
         (("error", "required", "CarePlan.category"),),

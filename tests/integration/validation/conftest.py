@@ -1,5 +1,4 @@
-"""``profiled``: fhircare in process, on every store, holding fhircare's profiles and the
-core definitions they name (``core_copies.py``)."""
+"""``profiled``: fhircare in process, on every store, holding fhircare's profiles."""
 
 from __future__ import annotations
 
@@ -9,11 +8,10 @@ import httpx
 import pytest
 
 from fhircare.storage.protocol import ResourceStore
-from tests.integration.validation.core_copies import CORE_COPIES
 from tests.integration.validation.served import profiled_client
 
 
 @pytest.fixture
 async def profiled(store: ResourceStore) -> AsyncIterator[httpx.AsyncClient]:
-    async with profiled_client(store, definitions=CORE_COPIES) as client:
+    async with profiled_client(store) as client:
         yield client

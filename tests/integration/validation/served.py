@@ -7,7 +7,7 @@ The profiles are loaded as ``fhircare serve`` loads them (``fhircare.loader.load
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -28,12 +28,9 @@ IssueFacts = tuple[str, str, str]
 
 @asynccontextmanager
 async def profiled_client(
-    store: ResourceStore,
-    settings: Settings | None = None,
-    definitions: Iterable[dict[str, Any]] = (),
+    store: ResourceStore, settings: Settings | None = None
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of an app over ``store`` holding ``profiles/``, then ``definitions`` PUT
-    through it (each one is used from the next request on)."""
+    """A client of an app over ``store`` holding ``profiles/``."""
     from fhircare.app import create_app
 
     report = await load(Context(store), [PROFILES])
@@ -42,10 +39,6 @@ async def profiled_client(
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://test/fhir") as http:
-            for definition in definitions:
-                url = f"/{definition['resourceType']}/{definition['id']}"
-                response = await http.put(url, json=definition, headers=FHIR_JSON)
-                assert response.status_code in (200, 201), response.text
             yield http
 
 

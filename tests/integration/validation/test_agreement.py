@@ -32,36 +32,12 @@ from tests.integration.validation.agreement import (
 from tests.integration.validation.corpus import INVALID, KINDS, VALID, cases
 from tests.peers.fixtures import Peer
 
-_TASKS = (
-    "task-copd-home-safety-visit",
-    "task-copd-pulm-rehab-referral",
-    "task-copd-oxygen-assessment",
-    "task-diabetes-hf-dsmes-referral",
-    "task-diabetes-hf-med-reconciliation",
-    "task-diabetes-hf-scale-setup",
-    "task-diabetes-hf-meals-transport",
-)
-_MESSAGES = tuple(f"comm-copd-home-visit-{n}" for n in range(1, 5))
+DOCUMENTED_DIFFERENCES: dict[str, str] = {}
+"""Case id → why fhircare and HAPI disagree on it, and which of them the profile agrees with.
 
-_CORE_EXTENSION = (
-    "HAPI is right. fhircare-task slices Task.extension for the core R4 extension "
-    "resource-pertainsToGoal (value Reference(Goal)); fhircare checks an extension only "
-    "against a definition it holds, and profiles/ ships none of the core ones, so it reports "
-    "the extension as not checked (information) instead of rejecting the wrong value."
-)
-_CORE_VALUE_SET = (
-    "HAPI is right. fhircare-communication binds category (extensible) to the core R4 "
-    "communication-category value set; the code 'gossip' claims that code system but is not "
-    "in it, which HAPI, holding the code system, rejects. fhircare holds only the value sets "
-    "of profiles/ and reports the binding as not checked (information)."
-)
-
-DOCUMENTED_DIFFERENCES: dict[str, str] = {
-    **{f"{task}:pertains-to-goal-string": _CORE_EXTENSION for task in _TASKS},
-    **{f"{task}:pertains-to-goal-patient": _CORE_EXTENSION for task in _TASKS},
-    **{f"{message}:unknown-category-code": _CORE_VALUE_SET for message in _MESSAGES},
-}
-"""Case id → why fhircare and HAPI disagree on it, and which of them the profile agrees with."""
+None today. The last ones (the core extension resource-pertainsToGoal and the core
+communication-category code system, which fhircare did not hold) went when fhircare came to
+hold the core R4 definitions (``fhircare.validation.profiles.core``)."""
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,9 @@ https://hl7.org/fhir/R4/http.html#create, #update and #transaction: create (``PO
 update (``PUT``) and a transaction's entries are checked alike; the 422 names each problem
 with the same severity, code and expression ``$validate`` gives (in a transaction, from the
 entry: ``Bundle.entry[0].resource...``). Warnings do not refuse. The profiles are the
-stored StructureDefinitions: one that cannot be built is refused, one stored at run time
-applies to the next write, and one deleted no longer does.
+stored StructureDefinitions over the core R4 ones: one that cannot be built is refused, one
+stored at run time applies to the next write, and one deleted no longer does; one stored
+with the canonical url of a core definition takes its place.
 """
 
 from __future__ import annotations
@@ -22,11 +23,14 @@ from tests.integration.validation.checks import (
     CARE_PLAN_PROFILE,
     CHECKS,
     DESCRIBED,
+    MESSAGE,
+    TASK,
     UNKNOWN_PROFILE,
     Check,
     check_id,
     valid_plan,
 )
+from tests.integration.validation.corpus import COMMUNICATION_CATEGORY, PERTAINS_TO_GOAL
 from tests.integration.validation.served import (
     EMBEDDED_STORES,
     FHIR_JSON,
@@ -194,3 +198,65 @@ async def test_a_required_profile_is_enforced_on_every_write_of_its_type(
         complete = unclaimed(valid_plan())
         assert (await client.post("/CarePlan", json=complete, headers=FHIR_JSON)).status_code == 201
         assert await count(client, "CarePlan") == 2
+
+
+LOOSE_PERTAINS_TO_GOAL: dict[str, Any] = {
+    "resourceType": "StructureDefinition",
+    "id": "resource-pertainsToGoal",
+    "url": PERTAINS_TO_GOAL,
+    "name": "pertainsToGoal",
+    "status": "active",
+    "kind": "complex-type",
+    "abstract": False,
+    "type": "Extension",
+    "baseDefinition": "http://hl7.org/fhir/StructureDefinition/Extension",
+    "derivation": "constraint",
+    "differential": {
+        "element": [
+            {"id": "Extension.url", "path": "Extension.url", "fixedUri": PERTAINS_TO_GOAL},
+            {
+                "id": "Extension.value[x]",
+                "path": "Extension.value[x]",
+                "min": 1,
+                "type": [{"code": "Reference"}, {"code": "string"}],
+            },
+        ]
+    },
+}
+"""The core extension with its canonical url, loosened to allow a goal named in text."""
+
+GOSSIPING_CATEGORIES: dict[str, Any] = {
+    "resourceType": "CodeSystem",
+    "id": "communication-category",
+    "url": COMMUNICATION_CATEGORY,
+    "name": "CommunicationCategory",
+    "status": "active",
+    "content": "complete",
+    "concept": [{"code": c} for c in ("alert", "notification", "reminder", "gossip")],
+}
+"""The core code system with its canonical url and one more code."""
+
+
+async def test_a_stored_definition_takes_the_place_of_the_core_one(
+    profiled: httpx.AsyncClient,
+) -> None:
+    for definition, case_id, where in (
+        (
+            LOOSE_PERTAINS_TO_GOAL,
+            f"{TASK}:pertains-to-goal-string",
+            "Task.extension[0].value.ofType(string)",
+        ),
+        (GOSSIPING_CATEGORIES, f"{MESSAGE}:unknown-category-code", "Communication.category[0]"),
+    ):
+        resource = next(c for c in CHECKS if c.case_id == case_id).case.resource
+        path = f"/{resource['resourceType']}"
+        refused = await profiled.post(path, json=resource, headers=FHIR_JSON)
+        assert [issue[2] for issue in await _refused(refused)] == [where]
+
+        url = f"/{definition['resourceType']}/{definition['id']}"
+        assert (await profiled.put(url, json=definition, headers=FHIR_JSON)).status_code == 201
+        assert (await profiled.post(path, json=resource, headers=FHIR_JSON)).status_code == 201
+
+        assert (await profiled.delete(url)).status_code in (200, 204)
+        again = await profiled.post(path, json=resource, headers=FHIR_JSON)
+        assert [issue[2] for issue in await _refused(again)] == [where]

@@ -1,7 +1,8 @@
 """Terminology bindings a profile sets: https://hl7.org/fhir/R4/terminologies.html#strength
 
 *required*: a code outside the value set is an error; *extensible*: a warning (a concept
-with only text is allowed); *preferred* and *example* check nothing. Codes come from a
+with only text is allowed), but an error when the code claims a code system held here in
+full that has no such code; *preferred* and *example* check nothing. Codes come from a
 ``code`` (or string, uri), a Coding or Quantity (system and code), or a CodeableConcept,
 where any coding may match. A value set that cannot be expanded here is said so once per
 value, as information.
@@ -9,7 +10,7 @@ value, as information.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fhircare.validation.profiles.nodes import Run
@@ -28,12 +29,19 @@ def _codings(value: Mapping[str, Any]) -> list[tuple[str | None, str]]:
 class BindingCheck:
     """A required or extensible binding of one element to a value set."""
 
-    __slots__ = ("expansion", "severity", "strength", "value_set")
+    __slots__ = ("expansion", "severity", "strength", "system_codes", "value_set")
 
-    def __init__(self, strength: str, value_set: str, expansion: Expansion | Unexpandable) -> None:
+    def __init__(
+        self,
+        strength: str,
+        value_set: str,
+        expansion: Expansion | Unexpandable,
+        system_codes: Callable[[str], frozenset[str] | None] = lambda _: None,
+    ) -> None:
         self.strength = strength
         self.value_set = value_set
         self.expansion = expansion
+        self.system_codes = system_codes
         self.severity = "error" if strength == "required" else "warning"
 
     def __call__(self, value: Any, ext: Any, expression: str, run: Run) -> None:
@@ -65,9 +73,25 @@ class BindingCheck:
             codings = [(system if isinstance(system, str) else None, value["code"])]
         else:
             return
-        if not any((system, code) in expansion.codes for system, code in codings):
-            shown = ", ".join(f"{system or ''}#{code}" for system, code in codings)
-            self._report(f"None of the codes provided ({shown}) are", expression, run)
+        if any((system, code) in expansion.codes for system, code in codings):
+            return
+        if self.strength == "extensible" and self._unknown_code(codings, expression, run):
+            return
+        shown = ", ".join(f"{system or ''}#{code}" for system, code in codings)
+        self._report(f"None of the codes provided ({shown}) are", expression, run)
+
+    def _unknown_code(
+        self, codings: list[tuple[str | None, str]], expression: str, run: Run
+    ) -> bool:
+        """Report each code its code system, held here in full, does not define."""
+        unknown = False
+        for system, code in codings:
+            known = self.system_codes(system) if system else None
+            if known is not None and code not in known:
+                message = f"{expression}: Unknown code '{code}' in the code system {system}"
+                run.issue("code-invalid", message, expression, key=f"code:{system}#{code}")
+                unknown = True
+        return unknown
 
     def _report(self, what: str, expression: str, run: Run) -> None:
         if self.strength == "required":

@@ -109,7 +109,14 @@ class Compiler:
             and binding.value_set
         ):
             expansion = self.terminology.expansion(binding.value_set)
-            checks.append(BindingCheck(binding.strength, binding.value_set, expansion))
+            checks.append(
+                BindingCheck(
+                    binding.strength,
+                    binding.value_set,
+                    expansion,
+                    self.terminology.system_codes,
+                )
+            )
         if not definition.is_choice:
             # a choice's types and invariants are checked per type: see _variants
             checks.extend(self._type_checks(definition.types, origin.types or ()))

@@ -5,7 +5,8 @@ https://hl7.org/fhir/R4/valueset.html#compose: each ``compose.include`` adds its
 intersected with the value sets it imports (``valueSet``); ``compose.exclude`` takes codes
 away the same way. A ValueSet that already carries an ``expansion`` is read from it. What
 cannot be worked out here (a filter, a code system we do not hold in full, an unknown
-import) makes the value set unexpandable, and its codes are then not checked.
+import) makes the value set unexpandable, and its codes are then not checked. The server's
+own ValueSets and CodeSystems come first; the core ones (``core.py``) fill in the rest.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from fhircare.validation.profiles.core import EMPTY, CoreLayer
 from fhircare.validation.profiles.errors import ProfileError
 
 
@@ -50,12 +52,14 @@ def _concepts(concepts: Any, url: str) -> Iterable[str]:
 
 
 class Terminology:
-    """The ValueSets and CodeSystems of one ProfileSet; each expansion worked out once."""
+    """The ValueSets and CodeSystems of one ProfileSet over the ``core`` ones; each
+    expansion worked out once, when first asked for."""
 
     def __init__(
         self,
         value_sets: Mapping[str, Mapping[str, Any]],
         code_systems: Mapping[str, Mapping[str, Any]],
+        core: CoreLayer = EMPTY,
     ) -> None:
         self._value_sets = dict(value_sets)
         self._systems: dict[str, frozenset[str] | None] = {}
@@ -63,7 +67,15 @@ class Terminology:
             complete = system.get("content", "complete") == "complete"
             codes = frozenset(_concepts(system.get("concept"), url))
             self._systems[url] = codes if complete else None
+        self._core = core
         self._done: dict[str, Expansion | Unexpandable] = {}
+
+    def system_codes(self, url: str) -> frozenset[str] | None:
+        """Every code of the code system at ``url``, or None unless it is held in full."""
+        key = canonical(url)
+        if key in self._systems:
+            return self._systems[key]
+        return self._core.code_systems.get(key)
 
     def expansion(self, url: str) -> Expansion | Unexpandable:
         key = canonical(url)
@@ -78,14 +90,15 @@ class Terminology:
         return found
 
     def check_all(self) -> None:
-        """Expand every value set once, so a malformed one fails when the set is built."""
+        """Expand every value set of the server's once, so a malformed one fails when the
+        set is built."""
         for url in self._value_sets:
             self.expansion(url)
 
     def _expand(self, url: str, seen: tuple[str, ...]) -> set[tuple[str, str]]:
         if url in seen:
             raise ProfileError(url, "the value set imports itself")
-        value_set = self._value_sets.get(url)
+        value_set = self._value_sets.get(url) or self._core.value_sets.get(url)
         if value_set is None:
             raise _NotHere(f"value set {url} is not known here")
         expansion = value_set.get("expansion")
@@ -123,7 +136,7 @@ class Terminology:
             if part.get("concept"):
                 codes = {(system, code) for code in _concepts(part["concept"], url)}
             else:
-                known = self._systems.get(canonical(system))
+                known = self.system_codes(system)
                 if known is None:
                     raise _NotHere(f"code system {system} is not known here in full")
                 codes = {(system, code) for code in known}

@@ -65,10 +65,22 @@ def test_required_binding_on_a_codeable_concept() -> None:
 
 def test_extensible_binding_warns_and_allows_text_alone() -> None:
     rules = _category("extensible")
-    assert found(_plan((CS, "chronic")), rules, KINDS, ALL_KINDS) == [
+    assert found(_plan(("urn:other", "chronic")), rules, KINDS, ALL_KINDS) == [
         ("warning", "code-invalid", "CarePlan.category[0]")
     ]
     assert found(_plan(text="something else"), rules, KINDS, ALL_KINDS) == []
+
+
+def test_extensible_binding_refuses_a_code_its_code_system_does_not_define() -> None:
+    """Another code system may be used, but a code of a system held in full must be one of
+    its codes, as the reference validator says ("Unknown code")."""
+    rules = _category("extensible")
+    assert found(_plan((CS, "chronic")), rules, KINDS, ALL_KINDS) == [
+        ("error", "code-invalid", "CarePlan.category[0]")
+    ]
+    (issue,) = issues(_plan((CS, "chronic"), ("urn:other", "x")), rules, KINDS, ALL_KINDS)
+    assert f"Unknown code 'chronic' in the code system {CS}" in issue.diagnostics
+    assert found(_plan((CS, "chronic"), (CS, "episodic")), rules, KINDS, ALL_KINDS) == []
 
 
 @pytest.mark.parametrize("strength", ["preferred", "example"])
