@@ -17,8 +17,7 @@ def test_rows_ask_about_the_patient_in_context() -> None:
     owned = {
         r["id"]
         for r in pop.resources
-        if r["resourceType"] == "Observation"
-        and r["subject"]["reference"] == f"Patient/{patient}"
+        if r["resourceType"] == "Observation" and r["subject"]["reference"] == f"Patient/{patient}"
     }
     assert reads and {url.rsplit("/", 1)[1] for url in reads} == owned
     assert urls["search own Observations"] == [f"/Observation?subject=Patient/{patient}"]

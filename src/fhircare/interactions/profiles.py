@@ -88,10 +88,15 @@ class Profiles:
     # --- checks ------------------------------------------------------------------------
 
     def issues(
-        self, resource: Mapping[str, Any], asked: Sequence[str] = (), unknown: str | None = None
+        self,
+        resource: Mapping[str, Any],
+        asked: Sequence[str] = (),
+        unknown: str | None = None,
+        must_support: bool = False,
     ) -> list[Issue]:
         """Every problem ``resource`` has against the profiles ``asked`` for (default: the
-        ones it claims and the one required of its type)."""
+        ones it claims and the one required of its type); with ``must_support``, absent
+        mustSupport elements too, as information."""
         collected = IssueCollector()
         urls = list(asked) if asked else self._profiles_of(resource)
         policy = unknown or self.unknown_profile
@@ -103,7 +108,9 @@ class Profiles:
                 message = f"The profile {url} is not known to this server, so not checked"
                 collected.add("not-found", message, where, severity, key=url)
                 continue
-            check_profile(resource, profile, self.profiles, collected)
+            check_profile(
+                resource, profile, self.profiles, collected, report_must_support=must_support
+            )
         return collected.issues
 
     def check_write(self, resource: Mapping[str, Any]) -> None:

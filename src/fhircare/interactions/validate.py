@@ -8,7 +8,8 @@ also be given in the query. The answer is 200 with an OperationOutcome whether o
 resource is valid (as the specification says, and HAPI since 6.6): every issue the write
 path would raise (the structural rules, the profiles the resource claims or the ``profile``
 asked for, the profiles the settings require), or one ``information`` issue saying there are
-none. A 4xx means the validation could not run: a body that is not JSON, a resource of
+none. Absent ``mustSupport`` elements are reported as information, never enforced. A 4xx
+means the validation could not run: a body that is not JSON, a resource of
 another type, an unknown ``mode``, an instance that does not exist. Nothing is stored.
 
 Modes: ``create`` (the default at type level: an ``id`` is ignored, as a create ignores
@@ -57,7 +58,7 @@ async def validate(context: Context, request: FhirRequest) -> FhirResponse:
         )
     issues = _mode_issues(resource, mode, request.id)
     issues += find_issues(resource, context.limits.validator)
-    issues += context.profiles.issues(resource, (profile,) if profile else ())
+    issues += context.profiles.issues(resource, (profile,) if profile else (), must_support=True)
     return _answer(issues)
 
 
