@@ -41,6 +41,8 @@ class Access:
     patient: str | None = None
     """The launch context's patient id (SMART ``patient`` claim)."""
     claims: Claims | None = field(default=None, compare=False)
+    _sees: dict[frozenset[str], bool] = field(default_factory=dict, compare=False, repr=False)
+    """``sees_everything`` answers, remembered: an ``Access`` lives as long as its token."""
 
     @property
     def unrestricted(self) -> bool:
@@ -73,12 +75,17 @@ class Access:
         """True when reads and searches of every type are granted unnarrowed."""
         if self.scopes is None:
             return True
-        for resource_type in resource_types:
-            for letter in "rs":
-                decision = self.scopes.allows(resource_type, letter)
-                if not decision or decision.narrow_to_patient or decision.restrictions:
-                    return False
-        return True
+        types = frozenset(resource_types)
+        known = self._sees.get(types)
+        if known is None:
+            known = self._sees[types] = all(
+                (decision := self.scopes.allows(resource_type, letter))
+                and not decision.narrow_to_patient
+                and not decision.restrictions
+                for resource_type in types
+                for letter in "rs"
+            )
+        return known
 
 
 FULL = Access()

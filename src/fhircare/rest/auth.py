@@ -18,12 +18,19 @@ from fhircare.interactions.access import FULL, PATIENT, Access
 from fhircare.security.discovery import SmartEndpoints
 from fhircare.security.jwks import KeySetUnavailable
 from fhircare.security.scopes import ScopeSet
-from fhircare.security.tokens import TokenRejected, TokenSettings, TokenVerifier
+from fhircare.security.tokens import (
+    VERIFIED_CACHE_SIZE,
+    Claims,
+    TokenRejected,
+    TokenSettings,
+    TokenVerifier,
+)
 from fhircare.settings import Settings
 
 log = logging.getLogger(__name__)
 
 REALM = "fhircare"
+ACCESS_CACHE_SIZE = VERIFIED_CACHE_SIZE
 PUBLIC_PATHS = frozenset({("metadata",), (".well-known", "smart-configuration")})
 
 
@@ -45,6 +52,7 @@ class Authenticator:
     def __init__(self, settings: Settings) -> None:
         self.smart = settings.auth == "smart"
         self.verifier: TokenVerifier | None = None
+        self._accesses: dict[str, Access] = {}
         self.endpoints: SmartEndpoints | None = None
         if self.smart:
             rules = token_settings(settings)
@@ -80,8 +88,9 @@ class Authenticator:
                 "This server needs a SMART bearer token (Authorization: Bearer <token>)",
                 f'Bearer realm="{REALM}"',
             )
+        token = token.strip()
         try:
-            claims = await self.verifier.verify(token.strip())
+            claims = await self.verifier.verify(token)
         except TokenRejected as rejected:
             raise _invalid_token(f"The bearer token is refused: {rejected.reason}") from None
         except KeySetUnavailable:
@@ -90,6 +99,17 @@ class Authenticator:
                 errors.Category.TRANSIENT,
                 [errors.Issue("transient", "The token issuer's keys cannot be loaded; retry")],
             ) from None
+        known = self._accesses.get(token)
+        if known is not None and known.claims is claims:
+            return known
+        access = self._access(claims)
+        self._accesses[token] = access
+        if len(self._accesses) > ACCESS_CACHE_SIZE:
+            self._accesses.pop(next(iter(self._accesses)))
+        return access
+
+    def _access(self, claims: Claims) -> Access:
+        """The grant of verified ``claims``; 401 for patient/ scopes without a patient."""
         scopes = ScopeSet.from_claims(claims.scopes)
         if claims.patient is None and any(s.context == "patient" for s in scopes.scopes):
             raise _invalid_token(

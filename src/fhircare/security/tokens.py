@@ -12,6 +12,8 @@ A verification costs no I/O once the key set is loaded: the key is a cached ``Py
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +28,9 @@ ASYMMETRIC_ALGORITHMS = frozenset(
 )
 """What may be configured: public-key signatures. ``none`` and the HMACs (``HS*``) never."""
 MAX_TOKEN_CHARS = 16 * 1024
+VERIFIED_CACHE_SIZE = 4096
+"""Verified tokens remembered (the most recently used), so a client's next request with the
+same token costs a dictionary lookup and a clock check, not a signature verification."""
 """A longer bearer token is refused unread: no SMART token comes near it."""
 
 EXPIRED = "expired"
@@ -101,14 +106,43 @@ class Claims:
 class TokenVerifier:
     """Verifies bearer tokens against one issuer's key set."""
 
-    def __init__(self, settings: TokenSettings, keyset: KeySet) -> None:
+    def __init__(
+        self, settings: TokenSettings, keyset: KeySet, cache_size: int = VERIFIED_CACHE_SIZE
+    ) -> None:
         self.settings = settings
         self.keyset = keyset
         self._decoder = jwt.PyJWT(options={"require": ["exp"]})
+        self._verified: OrderedDict[str, Claims] = OrderedDict()
+        self._cache_size = cache_size
 
     async def verify(self, token: str) -> Claims:
         """The claims of ``token``, or ``TokenRejected`` saying why not (``KeySetUnavailable``
-        if the issuer's keys cannot be loaded at all: a fault of the server, not the token)."""
+        if the issuer's keys cannot be loaded at all: a fault of the server, not the token).
+
+        A token verified before is not verified again until it expires: a client sends the
+        same token with every request, and its signature and claims cannot change. Only its
+        time window is checked again on each use."""
+        known = self._verified.get(token)
+        if known is not None:
+            self._check_window(known.raw)
+            self._verified.move_to_end(token)
+            return known
+        claims = await self._verify(token)
+        self._verified[token] = claims
+        if len(self._verified) > self._cache_size:
+            self._verified.popitem(last=False)
+        return claims
+
+    def _check_window(self, payload: dict[str, Any]) -> None:
+        now = time.time()
+        leeway = self.settings.leeway_seconds
+        if now > float(payload["exp"]) + leeway:
+            raise TokenRejected(EXPIRED)
+        not_before = payload.get("nbf")
+        if isinstance(not_before, int | float) and now < not_before - leeway:
+            raise TokenRejected(NOT_YET_VALID)
+
+    async def _verify(self, token: str) -> Claims:
         if not token or len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
             raise TokenRejected(MALFORMED)
         try:

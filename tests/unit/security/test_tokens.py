@@ -307,3 +307,47 @@ def test_settings_require_issuer_and_audience() -> None:
         TokenSettings(jwks="jwks.json", issuer="", audience=AUDIENCE)
     with pytest.raises(TokenConfigError, match="audience"):
         TokenSettings(jwks="jwks.json", issuer=ISSUER, audience="")
+
+
+async def test_a_token_verified_once_is_not_verified_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checker = verifier(jwks_file(tmp_path, (RSA_KEY, "k1")))
+    token = sign(RSA_KEY, "RS256")
+    first = await checker.verify(token)
+    lookups = 0
+    original = checker.keyset.key_for
+
+    async def counted(kid: str | None, alg: str) -> Any:
+        nonlocal lookups
+        lookups += 1
+        return await original(kid, alg)
+
+    monkeypatch.setattr(checker.keyset, "key_for", counted)
+    assert await checker.verify(token) is first
+    assert lookups == 0
+    other = sign(RSA_KEY, "RS256", sub="user-2")
+    assert (await checker.verify(other)).subject == "user-2"
+    assert lookups == 1
+
+
+async def test_a_remembered_token_still_expires(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checker = verifier(jwks_file(tmp_path, (RSA_KEY, "k1")))
+    token = sign(RSA_KEY, "RS256")
+    await checker.verify(token)
+    later = time.time() + 300 + 61  # past exp and the 60 s of leeway
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert await rejected(checker, token) == "expired"
+
+
+async def test_the_remembered_tokens_are_bounded(tmp_path: Path) -> None:
+    settings = TokenSettings(
+        jwks=str(jwks_file(tmp_path, (RSA_KEY, "k1"))), issuer=ISSUER, audience=AUDIENCE
+    )
+    checker = TokenVerifier(settings, settings.key_set(), cache_size=2)
+    tokens = [sign(RSA_KEY, "RS256", sub=f"user-{n}") for n in range(3)]
+    for token in tokens:
+        await checker.verify(token)
+    assert list(checker._verified) == tokens[1:]
