@@ -34,3 +34,15 @@ def test_the_table_gives_each_smart_mode_over_none() -> None:
     line = next(row for row in table.splitlines() if row.startswith("read"))
     assert line.rstrip().endswith("2.00x      3.00x")
     assert table.splitlines()[-1] == "command: cmd"
+
+
+def test_each_cell_keeps_its_best_round() -> None:
+    from bench.smart import _better
+
+    def stats(p50: float) -> Stats:
+        return Stats(10, 0, 1.0, 10.0, p50, p50)
+
+    first = {"read": stats(5.0), "search": stats(2.0)}
+    second = {"read": stats(3.0), "search": stats(4.0)}
+    kept = _better(_better(None, first), second)
+    assert kept["read"].p50_ms == 3.0 and kept["search"].p50_ms == 2.0
