@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.integration.security.population import batch
+
 PATIENT_A = "a-patient"
 PROFILES: dict[str, tuple[str, str | None]] = {
     "patient-rs": ("patient/*.rs", PATIENT_A),
@@ -49,14 +51,6 @@ def _all(status: int, *names: str) -> dict[str, int]:
 
 def _readers(status: int, **more: int) -> dict[str, int]:
     return {**_all(status, *READERS), "user-rs": 200, "system": 200, **more}
-
-
-def _batch(*requests: tuple[str, str]) -> dict[str, Any]:
-    return {
-        "resourceType": "Bundle",
-        "type": "batch",
-        "entry": [{"request": {"method": m, "url": u}} for m, u in requests],
-    }
 
 
 def _plan(patient: str, plan_id: str | None = None) -> dict[str, Any]:
@@ -292,11 +286,11 @@ OPERATIONS = [
         "POST",
         "",
         _readers(200, **{"patient-careplan": 200, "patient-vitals": 200}),
-        body=_batch(
-            ("GET", "CarePlan/b-plan"),
-            ("GET", "CarePlan?subject=Patient/b-patient"),
-            ("GET", "Patient/b-patient/$everything"),
-            ("GET", "Observation/b-obs"),
+        body=batch(
+            "CarePlan/b-plan",
+            "CarePlan?subject=Patient/b-patient",
+            "Patient/b-patient/$everything",
+            "Observation/b-obs",
         ),
     ),
 ]

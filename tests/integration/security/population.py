@@ -178,3 +178,12 @@ def transaction() -> dict[str, Any]:
             for resource in resources
         ],
     }
+
+
+def batch(*reads: str) -> dict[str, Any]:
+    """A batch Bundle of GETs of ``reads`` (relative URLs)."""
+    return {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [{"request": {"method": "GET", "url": url}} for url in reads],
+    }

@@ -4,6 +4,7 @@ one, searchable like any resource; a patient-scoped token sees only its own pati
 from __future__ import annotations
 
 from tests.integration.security.conftest import Smart
+from tests.integration.security.population import batch
 
 ALICE = "a-patient"
 
@@ -78,15 +79,8 @@ async def test_a_patient_sees_only_its_own_audit_events(smart: Smart) -> None:
 
 async def test_a_batch_entry_refused_is_audited(smart: Smart) -> None:
     headers = smart.headers("patient/CarePlan.rs", ALICE)
-    batch = {
-        "resourceType": "Bundle",
-        "type": "batch",
-        "entry": [
-            {"request": {"method": "GET", "url": "CarePlan/a-plan"}},
-            {"request": {"method": "GET", "url": "Task/a-task"}},
-        ],
-    }
-    assert (await smart.client.post("", json=batch, headers=headers)).status_code == 200
+    reads = batch("CarePlan/a-plan", "Task/a-task")
+    assert (await smart.client.post("", json=reads, headers=headers)).status_code == 200
     refused = await _events(smart, "outcome=4")
     assert [event["outcomeDesc"] for event in refused] == ["Bundle entries refused: entry[1] 403"]
     assert refused[0]["subtype"][0]["code"] == "batch"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.integration.security.conftest import Smart
-from tests.integration.security.population import SECRET
+from tests.integration.security.population import SECRET, batch
 
 ALICE = "a-patient"
 
@@ -72,16 +72,8 @@ async def test_history_shows_own_deletions_only(smart: Smart) -> None:
 
 async def test_batch_entries_are_refused_one_by_one(smart: Smart) -> None:
     headers = smart.headers("patient/CarePlan.rs", ALICE)
-    batch = {
-        "resourceType": "Bundle",
-        "type": "batch",
-        "entry": [
-            {"request": {"method": "GET", "url": "CarePlan/a-plan"}},
-            {"request": {"method": "GET", "url": "Task/a-task"}},
-            {"request": {"method": "GET", "url": "CarePlan/b-plan"}},
-        ],
-    }
-    answer = await smart.client.post("", json=batch, headers=headers)
+    reads = batch("CarePlan/a-plan", "Task/a-task", "CarePlan/b-plan")
+    answer = await smart.client.post("", json=reads, headers=headers)
     assert answer.status_code == 200
     statuses = [entry["response"]["status"][:3] for entry in answer.json()["entry"]]
     assert statuses == ["200", "403", "404"]
