@@ -12,8 +12,7 @@ logged and does not change the answer the client gets.
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -107,42 +106,47 @@ async def record(context: Context, access: Access, what: Audited, base_url: str 
     """Store the AuditEvent of one request, with the server's full access."""
     full = replace(context, access=FULL)
     body = jsonio.dumps(audit_event(access, what))
-    request = FhirRequest("POST", AUDIT_EVENT, body=body, base_url=base_url, new_id=_id())
+    request = FhirRequest("POST", AUDIT_EVENT, body=body, base_url=base_url)
     try:
         await create(full, request)
     except Exception:  # the client's answer stands; a lost record is logged
         log.exception("could not record the AuditEvent of %s %s", what.method, what.path)
 
 
-def written_versions(status: int, headers: dict[str, str], body: bytes | None) -> list[str]:
-    """The versions a successful write answer names: its ``Location`` (a create, update
-    or patch) or, for a batch or transaction, each entry's ``response.location``."""
-    if status >= 400:
-        return []
-    found: list[str] = []
+@dataclass(frozen=True)
+class Answer:
+    """What a successful answer to a write says for its audit record."""
+
+    kind: str
+    """The interaction; for ``POST [base]``, ``transaction`` or ``batch`` as answered."""
+    written: tuple[str, ...]
+    """``Type/id/_history/version`` of each version written."""
+    refused: tuple[str, ...]
+    """``entry[i] 403`` for each batch entry refused for want of scope (401/403)."""
+
+
+def read_answer(kind: str, headers: Mapping[str, str], body: bytes | None) -> Answer:
+    """The versions an answer names: its ``Location`` (a create, update or patch) or, for a
+    Bundle answer (a batch, a transaction, an operation that wrote several), each entry's
+    ``response.location``; the body is read once, and only when it is a Bundle."""
     location = headers.get("Location") or headers.get("location")
     if location:
-        found.append(_relative(location))
-    elif body and body.startswith(b"{") and b'"Bundle"' in body[:200]:
-        bundle = jsonio.loads(body)
-        for entry in bundle.get("entry") or []:
-            location = ((entry or {}).get("response") or {}).get("location")
-            if isinstance(location, str):
-                found.append(_relative(location))
-    return found
-
-
-def refused_entries(body: bytes | None) -> list[str]:
-    """``entry[i] 403`` for each entry of a batch answer refused for want of scope (401/403)."""
-    if not body:
-        return []
+        return Answer(kind, (_relative(location),), ())
+    if not body or b'"Bundle"' not in body[:200]:
+        return Answer(kind, (), ())
     bundle = jsonio.loads(body)
-    found = []
+    if not kind:
+        kind = "batch" if bundle.get("type") == "batch-response" else "transaction"
+    written: list[str] = []
+    refused: list[str] = []
     for index, entry in enumerate(bundle.get("entry") or []):
-        status = str(((entry or {}).get("response") or {}).get("status", ""))[:3]
-        if status in ("401", "403"):
-            found.append(f"entry[{index}] {status}")
-    return found
+        response = (entry or {}).get("response") or {}
+        if isinstance(response.get("location"), str):
+            written.append(_relative(response["location"]))
+        status = str(response.get("status", ""))[:3]
+        if kind == "batch" and status in ("401", "403"):
+            refused.append(f"entry[{index}] {status}")
+    return Answer(kind, tuple(written), tuple(refused))
 
 
 def _relative(location: str) -> str:
@@ -155,7 +159,3 @@ def _relative(location: str) -> str:
 
 def _role(code: str, display: str) -> dict[str, Any]:
     return {"system": OBJECT_ROLES, "code": code, "display": display}
-
-
-def _id() -> str:
-    return str(uuid.uuid4())

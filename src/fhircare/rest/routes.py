@@ -16,9 +16,8 @@ from fhircare.interactions.audit import (
     REFUSED,
     SUCCESS,
     Audited,
+    read_answer,
     record,
-    refused_entries,
-    written_versions,
 )
 from fhircare.interactions.capabilities import statement_of
 from fhircare.interactions.request import Context, FhirRequest, FhirResponse
@@ -111,7 +110,7 @@ def fhir_router(settings: Settings, authenticator: Authenticator | None = None) 
         except errors.FhirError as error:
             await audit.refused(access, chosen.kind, error)
             raise
-        await audit.answered(access, chosen.kind or _bundle_kind(answer), answer)
+        await audit.answered(access, chosen.kind, answer)
         if chosen.shapes_resource:
             answer = _shaped(answer, request)
         return _to_http(answer, media, request)
@@ -152,21 +151,16 @@ class _Auditor:
     async def answered(self, access: Access, kind: str, answer: FhirResponse) -> None:
         if not self.enabled or self.request.method not in _WRITES or answer.status >= 400:
             return
-        written = written_versions(answer.status, answer.headers, answer.body)
-        if kind == "batch":
-            refused = refused_entries(answer.body)
-            if refused:
-                what = self._what(kind, REFUSED, f"Bundle entries refused: {', '.join(refused)}")
-                await record(self.context, access, what, self.base)
-        if not written and kind not in _WRITE_KINDS:
+        found = read_answer(kind, answer.headers, answer.body)
+        if found.refused:
+            description = f"Bundle entries refused: {', '.join(found.refused)}"
+            await record(
+                self.context, access, self._what(found.kind, REFUSED, description), self.base
+            )
+        if not found.written and found.kind not in _WRITE_KINDS:
             return  # a search or an operation that wrote nothing
-        await record(self.context, access, self._what(kind, SUCCESS, "", written), self.base)
-
-
-def _bundle_kind(answer: FhirResponse) -> str:
-    """``transaction`` or ``batch``: what a ``POST [base]`` answered."""
-    head = (answer.body or b"")[:300]
-    return "batch" if b'"batch-response"' in head else "transaction"
+        what = self._what(found.kind, SUCCESS, "", found.written)
+        await record(self.context, access, what, self.base)
 
 
 def base_url(settings: Settings, request: Request) -> str:
