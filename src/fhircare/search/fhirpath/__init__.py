@@ -25,6 +25,7 @@ FHIRPath, and ``composite.py`` evaluates composite parameters.
 from __future__ import annotations
 
 from fhircare.fhir.fhirpath_syntax import FhirPathSyntaxError, check_syntax
+from fhircare.fhir.jsoncopy import copy_json
 from fhircare.search.fhirpath.composite import (
     CompositeValues,
     FhirPathComposite,
@@ -32,7 +33,6 @@ from fhircare.search.fhirpath.composite import (
     compile_composite,
 )
 from fhircare.search.fhirpath.evaluator import FhirPathEvaluator
-from fhircare.search.fhirpath.jsoncopy import copy_json
 from fhircare.search.fhirpath.model import COMMON_ROOTS, R4_MODEL, Evaluator
 from fhircare.search.fhirpath.resolve import reference_target
 from fhircare.search.fhirpath.rewrite import prepare, split_union

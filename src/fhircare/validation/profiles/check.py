@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from fhircare.fhir.jsoncopy import copy_json
 from fhircare.validation.issues import IssueCollector
-from fhircare.validation.profiles.invariants import copy_json
 from fhircare.validation.profiles.nodes import Node, SliceRules, Variant
 
 if TYPE_CHECKING:

@@ -25,6 +25,7 @@ from fhirpathpy.engine.nodes import ResourceNode
 from fhirpathpy.models import models
 
 from fhircare.fhir.fhirpath_syntax import check_syntax
+from fhircare.fhir.jsoncopy import copy_json
 from fhircare.validation.profiles.errors import ProfileError
 from fhircare.validation.profiles.facts import Constraint
 from fhircare.validation.profiles.nodes import Run
@@ -37,15 +38,6 @@ def _quiet_trace(label: Any, value: Any) -> None:
 
 
 _OPTIONS = {"traceFn": _quiet_trace}
-
-
-def copy_json(value: Any) -> Any:
-    kind = type(value)
-    if kind is dict:
-        return {k: copy_json(v) for k, v in value.items()}
-    if kind is list:
-        return [copy_json(v) for v in value]
-    return value
 
 
 def _passed(result: list[Any]) -> bool:
