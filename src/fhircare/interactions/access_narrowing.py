@@ -57,6 +57,7 @@ class Narrowing:
         self._indexer = Indexer(registry, base_url)
         self._limits = SearchLimits()
         self._codes: dict[str, tuple[str, ...]] = {}
+        self._restrictions: dict[tuple[str, Restriction], Predicate | None] = {}
 
     def in_compartment(self, resource_type: str) -> bool:
         """Whether resources of the type belong to patient compartments."""
@@ -167,8 +168,14 @@ class Narrowing:
     # --- ``?`` scopes ----------------------------------------------------------------
 
     def _restriction(self, resource_type: str, restriction: Restriction) -> Predicate | None:
-        """The restriction's pairs as one predicate; None when it cannot be one (an unknown
-        parameter, a chain): such a scope then grants nothing."""
+        """The restriction's pairs as one predicate, parsed once per request; None when it
+        cannot be one (an unknown parameter, a chain): such a scope then grants nothing."""
+        key = (resource_type, restriction)
+        if key not in self._restrictions:
+            self._restrictions[key] = self._parse_restriction(resource_type, restriction)
+        return self._restrictions[key]
+
+    def _parse_restriction(self, resource_type: str, restriction: Restriction) -> Predicate | None:
         try:
             parsed = parse(resource_type, list(restriction), self.registry.lookup, self._limits)
         except Exception:  # a bad restriction grants nothing rather than failing the request

@@ -124,7 +124,7 @@ class AccessStore(DelegatingStore):
                 + _outside(self.narrowing, write.resource_type)
             )
 
-    async def _conflict(self, write: Write, error: VersionConflict) -> errors.FhirError | None:
+    async def _conflict(self, write: Write) -> errors.FhirError | None:
         """A 404 when the version the write lost to is hidden from the caller."""
         current = await self._store.read(write.resource_type, write.id)
         if current is not None and not await self._visible(current):
@@ -135,8 +135,8 @@ class AccessStore(DelegatingStore):
         self._check_content(write)
         try:
             return await self._store.commit(write)
-        except VersionConflict as error:
-            hidden = await self._conflict(write, error)
+        except VersionConflict:
+            hidden = await self._conflict(write)
             if hidden is not None:
                 raise hidden from None
             raise
@@ -148,7 +148,7 @@ class AccessStore(DelegatingStore):
             return await self._store.commit_all(writes)
         except VersionConflict as error:
             if 0 <= error.index < len(writes):
-                hidden = await self._conflict(writes[error.index], error)
+                hidden = await self._conflict(writes[error.index])
                 if hidden is not None:
                     raise hidden from None
             raise

@@ -23,7 +23,7 @@ process (``StoreWatch``). It checks:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fhircare.fhir import errors, jsonio
@@ -91,7 +91,6 @@ class Profiles:
         self,
         resource: Mapping[str, Any],
         asked: Sequence[str] = (),
-        unknown: str | None = None,
         must_support: bool = False,
     ) -> list[Issue]:
         """Every problem ``resource`` has against the profiles ``asked`` for (default: the
@@ -99,11 +98,10 @@ class Profiles:
         mustSupport elements too, as information."""
         collected = IssueCollector()
         urls = list(asked) if asked else self._profiles_of(resource)
-        policy = unknown or self.unknown_profile
         for url in urls:
             profile = self.profiles.profile(url)
             if profile is None:
-                severity = "error" if asked or policy == "error" else "warning"
+                severity = "error" if asked or self.unknown_profile == "error" else "warning"
                 where = "" if asked else f"{resource.get('resourceType')}.meta.profile"
                 message = f"The profile {url} is not known to this server, so not checked"
                 collected.add("not-found", message, where, severity, key=url)
@@ -143,13 +141,9 @@ class Profiles:
 def required_profiles(setting: str) -> dict[str, str]:
     """``CarePlan=url,Task=url`` as a mapping; ``ValueError`` naming a bad item."""
     found: dict[str, str] = {}
-    for item in _items(setting):
+    for item in (item for item in setting.split(",") if item.strip()):
         resource_type, sep, url = item.partition("=")
         if not sep or not resource_type.strip() or not url.strip():
             raise ValueError(f"FHIRCARE_REQUIRED_PROFILES: '{item}' is not Type=url")
         found[resource_type.strip()] = url.strip()
     return found
-
-
-def _items(setting: str) -> Iterable[str]:
-    return (item for item in setting.split(",") if item.strip())
