@@ -63,7 +63,10 @@ async def validate(context: Context, request: FhirRequest) -> FhirResponse:
 
 
 def _inputs(request: FhirRequest) -> tuple[Any, str, str | None]:
-    """The resource (None: the stored one), the mode and the profile asked for."""
+    """The resource (None: the stored one), the mode and the profile asked for.
+
+    Not ``operation_inputs.parse_inputs``: it refuses an invalid ``resource`` input with 400,
+    and an invalid resource is what ``$validate`` must answer about."""
     mode = request.param("mode")
     profile = request.param("profile")
     resource: Any = None
